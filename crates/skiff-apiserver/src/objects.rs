@@ -1,0 +1,148 @@
+//! Objects in the store: JSON bytes under the registry's keys, with
+//! `metadata.resourceVersion` always the store's mod-revision of the key.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+use skiff_api::registry::ResourceType;
+use skiff_api::{convert, object};
+use skiff_store::{KeyValue, ListOptions, Revision, Store, StoreError};
+
+use crate::status::{ApiError, ApiResult};
+
+/// The API's view of the store: typed by resource, speaking JSON objects.
+#[derive(Clone)]
+pub struct Objects {
+    store: Arc<dyn Store>,
+}
+
+/// One page of a list.
+pub struct Page {
+    pub items: Vec<Value>,
+    pub revision: Revision,
+    /// The key of the last item, when more follow it.
+    pub last_key_if_more: Option<String>,
+}
+
+impl Objects {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn get(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Value> {
+        match self.store.get(&rt.store_key(namespace, name)).await? {
+            Some(kv) => decode(rt, &kv),
+            None => Err(ApiError::not_found(rt, name)),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        options: ListOptions,
+    ) -> ApiResult<Page> {
+        let result = self.store.list(&rt.list_prefix(namespace), options).await?;
+        let last_key_if_more = if result.more {
+            result.items.last().map(|kv| kv.key.clone())
+        } else {
+            None
+        };
+        let items = result
+            .items
+            .iter()
+            .map(|kv| decode(rt, kv))
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            revision: result.revision,
+            last_key_if_more,
+        })
+    }
+
+    pub async fn create(&self, rt: &ResourceType, object: &Value) -> ApiResult<Value> {
+        let name = object::name(object).unwrap_or_default().to_string();
+        let key = rt.store_key(object::namespace(object), &name);
+        match self.store.create(&key, encode(rt, object)?).await {
+            Ok(kv) => decode(rt, &kv),
+            Err(StoreError::AlreadyExists(_)) => Err(ApiError::already_exists(rt, &name)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Writes `object` if the stored one is still at `expected`.
+    pub async fn update(
+        &self,
+        rt: &ResourceType,
+        object: &Value,
+        expected: Revision,
+    ) -> ApiResult<Value> {
+        let name = object::name(object).unwrap_or_default().to_string();
+        let key = rt.store_key(object::namespace(object), &name);
+        match self.store.update(&key, encode(rt, object)?, expected).await {
+            Ok(kv) => decode(rt, &kv),
+            Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(rt, &name)),
+            Err(StoreError::NotFound(_)) => Err(ApiError::not_found(rt, &name)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Removes the object if it is still at `expected`; returns it as it was, with
+    /// the delete's revision.
+    pub async fn delete(
+        &self,
+        rt: &ResourceType,
+        object: &Value,
+        expected: Revision,
+    ) -> ApiResult<Value> {
+        let name = object::name(object).unwrap_or_default().to_string();
+        let key = rt.store_key(object::namespace(object), &name);
+        match self.store.delete(&key, Some(expected)).await {
+            Ok(kv) => decode(rt, &kv),
+            Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(rt, &name)),
+            Err(StoreError::NotFound(_)) => Err(ApiError::not_found(rt, &name)),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// The stored form: the object without its resourceVersion, which the store owns,
+/// converted to the form of the kind whose storage it shares.
+pub fn encode(rt: &ResourceType, object: &Value) -> ApiResult<Bytes> {
+    let mut stored = convert::to_storage(rt.kind, object.clone());
+    if let Some(meta) = stored.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+    }
+    serde_json::to_vec(&stored)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal(format!("failed to encode object: {e}")))
+}
+
+/// The served form: the stored JSON as `rt` shows it, with resourceVersion set
+/// from the store.
+pub fn decode(rt: &ResourceType, kv: &KeyValue) -> ApiResult<Value> {
+    let stored: Value = serde_json::from_slice(&kv.value).map_err(|e| {
+        ApiError::internal(format!("failed to decode stored object {}: {e}", kv.key))
+    })?;
+    let mut object = convert::from_storage(rt.kind, stored);
+    object::metadata_mut(&mut object).insert(
+        "resourceVersion".into(),
+        Value::String(kv.mod_revision.to_string()),
+    );
+    Ok(object)
+}
+
+/// The revision an object carries, as the store's mod-revision.
+pub fn revision_of(object: &Value) -> Option<Revision> {
+    object::meta_str(object, "resourceVersion")?.parse().ok()
+}

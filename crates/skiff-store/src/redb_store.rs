@@ -1,0 +1,989 @@
+//! The embedded backend: one redb file.
+//!
+//! Three tables:
+//! - `kv`: key -> the current value with its create and mod revisions;
+//! - `log`: revision -> the change made at that revision, with the key's previous value.
+//!   A watch replays it; a list at an older revision undoes the changes made since;
+//! - `meta`: the current and the compacted revision.
+//!
+//! Every write is one redb write transaction committed with immediate durability. A
+//! writer holds `writer` from the start of its transaction until its event is broadcast,
+//! so live events go out in revision order. redb calls block, so they run on
+//! `spawn_blocking`.
+//!
+//! Compaction follows etcd: after `compact(rev)` the log keeps the changes at `rev` and
+//! later. A list at a revision below `rev` fails with `Compacted`, a list at `rev` or
+//! later works. A watch needs the changes after `after`, so it works when
+//! `after >= rev - 1` and fails below that.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
+    TableDefinition, WriteTransaction,
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    codec, watch, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Store,
+    StoreError, WatchEvent, WatchStream,
+};
+
+const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
+const LOG: TableDefinition<Revision, &[u8]> = TableDefinition::new("log");
+const META: TableDefinition<&str, Revision> = TableDefinition::new("meta");
+
+const REVISION: &str = "revision";
+const COMPACTED: &str = "compacted";
+
+/// How many live events a watcher may fall behind before it is dropped with
+/// `WatcherLagged`. Writes are fsync-bound, so this covers seconds of bursts.
+const WATCH_BUFFER: usize = 4096;
+
+/// A [`Store`] kept in one redb file.
+pub struct RedbStore {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    db: Database,
+    /// Orders commits with their broadcast (redb alone orders only the commits).
+    writer: Mutex<()>,
+    revision: AtomicI64,
+    compacted: AtomicI64,
+    events: broadcast::Sender<Arc<WatchEvent>>,
+}
+
+/// One step of a watch's replay.
+pub(crate) struct Replay {
+    /// The events under the prefix among the entries read.
+    pub(crate) events: Vec<WatchEvent>,
+    /// The revision of the last entry read (the start when none was).
+    pub(crate) scanned_to: Revision,
+    /// The snapshot's revision, when this step read the log to its end.
+    pub(crate) caught_up_at: Option<Revision>,
+}
+
+/// A write, checked against the key's current value inside the write transaction.
+enum Change {
+    Create(Bytes),
+    Update(Bytes, Revision),
+    Delete(Option<Revision>),
+}
+
+impl RedbStore {
+    /// Opens the store at `path`, creating the file if it is absent. A reopened store keeps
+    /// its keys, revision and history. This blocks on file I/O; call it at startup.
+    pub fn open(path: &Path) -> Result<Arc<RedbStore>> {
+        Self::open_with_watch_buffer(path, WATCH_BUFFER)
+    }
+
+    fn open_with_watch_buffer(path: &Path, watch_buffer: usize) -> Result<Arc<RedbStore>> {
+        let db = Database::create(path).map_err(failed(&format!("open {}", path.display())))?;
+        let txn = begin_write(&db)?;
+        let (revision, compacted) = {
+            // Creating every table here lets readers assume they exist.
+            open_write(&txn, KV)?;
+            open_write(&txn, LOG)?;
+            let mut meta = open_write(&txn, META)?;
+            // Like etcd, an empty store is at revision 1 and nothing is compacted.
+            (
+                init_meta(&mut meta, REVISION, 1)?,
+                init_meta(&mut meta, COMPACTED, 0)?,
+            )
+        };
+        commit(txn)?;
+        let (events, _) = broadcast::channel(watch_buffer);
+        Ok(Arc::new(RedbStore {
+            inner: Arc::new(Inner {
+                db,
+                writer: Mutex::new(()),
+                revision: AtomicI64::new(revision),
+                compacted: AtomicI64::new(compacted),
+                events,
+            }),
+        }))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        run_blocking(self.inner.clone(), f).await
+    }
+
+    async fn write(&self, key: &str, change: Change) -> Result<KeyValue> {
+        let key = key.to_string();
+        self.blocking(move |inner| inner.write(&key, change)).await
+    }
+}
+
+/// Runs `f` on a blocking thread; a panic there becomes a `Backend` error.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    inner: Arc<Inner>,
+    f: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(move || f(&inner))
+        .await
+        .map_err(failed("run a store task"))?
+}
+
+impl Inner {
+    fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        let txn = self.begin_read()?;
+        read_kv(&open_read(&txn, KV)?, key)
+    }
+
+    fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListResult> {
+        let txn = self.begin_read()?;
+        let (current, compacted) = read_revisions(&txn)?;
+        // Like etcd, a revision of 0 or below means the current one.
+        let at = options.revision.filter(|&r| r > 0).unwrap_or(current);
+        if at > current {
+            return Err(StoreError::FutureRevision {
+                requested: at,
+                current,
+            });
+        }
+        if at < compacted {
+            return Err(StoreError::Compacted {
+                requested: at,
+                compacted,
+            });
+        }
+        let before = if at < current {
+            values_before_changes(&open_read(&txn, LOG)?, prefix, at)?
+        } else {
+            BTreeMap::new()
+        };
+
+        let lower = match options.start_after.as_deref() {
+            Some(after) if after >= prefix => Bound::Excluded(after),
+            _ => Bound::Included(prefix),
+        };
+        let kv = open_read(&txn, KV)?;
+        // Keys changed since `at` come from `before`; the others are as they are now.
+        let unchanged = kv
+            .range::<&str>((lower, Bound::Unbounded))
+            .map_err(failed("list keys"))?
+            .map(|entry| entry.map_err(failed("list keys")))
+            .take_while(|entry| {
+                entry
+                    .as_ref()
+                    .map_or(true, |(k, _)| k.value().starts_with(prefix))
+            })
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .map_or(true, |(k, _)| !before.contains_key(k.value()))
+            })
+            .map(|entry| entry.and_then(|(k, v)| codec::decode_kv(k.value(), v.value())));
+        let changed = before
+            .range::<str, _>((lower, Bound::Unbounded))
+            .filter_map(|(_, kv)| kv.clone());
+
+        let limit = options.limit.filter(|&l| l > 0);
+        // One key past the limit tells whether there are more.
+        let want = limit.map_or(usize::MAX, |l| l.saturating_add(1));
+        let mut items = merge_sorted(unchanged, changed, want)?;
+        let more = limit.is_some_and(|l| items.len() > l);
+        if let Some(limit) = limit {
+            items.truncate(limit);
+        }
+        Ok(ListResult {
+            items,
+            revision: at,
+            more,
+        })
+    }
+
+    fn write(&self, key: &str, change: Change) -> Result<KeyValue> {
+        let _writer = self.lock_writer();
+        let txn = begin_write(&self.db)?;
+        // On an error the transaction is dropped, which aborts it.
+        let event = {
+            let mut kv = open_write(&txn, KV)?;
+            let mut meta = open_write(&txn, META)?;
+            let revision = read_meta(&meta, REVISION)?
+                .checked_add(1)
+                .ok_or_else(|| StoreError::Backend("the revision overflowed".into()))?;
+            let event = change.apply(read_kv(&kv, key)?, key, revision)?;
+            match event.kind {
+                EventKind::Put => kv
+                    .insert(key, codec::encode_kv(&event.kv).as_slice())
+                    .map(drop),
+                EventKind::Delete => kv.remove(key).map(drop),
+            }
+            .map_err(failed("write a key"))?;
+            open_write(&txn, LOG)?
+                .insert(revision, codec::encode_event(&event).as_slice())
+                .map_err(failed("append to the log"))?;
+            meta.insert(REVISION, revision)
+                .map_err(failed("write the revision"))?;
+            event
+        };
+        commit(txn)?;
+        self.revision.store(event.revision, Ordering::SeqCst);
+        let kv = event.kv.clone();
+        // Nobody listening is not an error.
+        let _ = self.events.send(Arc::new(event));
+        Ok(kv)
+    }
+
+    fn compact(&self, revision: Revision) -> Result<()> {
+        let _writer = self.lock_writer();
+        let txn = begin_write(&self.db)?;
+        {
+            let mut meta = open_write(&txn, META)?;
+            let current = read_meta(&meta, REVISION)?;
+            if revision > current {
+                return Err(StoreError::FutureRevision {
+                    requested: revision,
+                    current,
+                });
+            }
+            // Compacting again at or below the compacted revision changes nothing.
+            if revision <= read_meta(&meta, COMPACTED)? {
+                return Ok(());
+            }
+            open_write(&txn, LOG)?
+                .retain_in(..revision, |_, _| false)
+                .map_err(failed("compact the log"))?;
+            meta.insert(COMPACTED, revision)
+                .map_err(failed("write the compacted revision"))?;
+        }
+        commit(txn)?;
+        self.compacted.store(revision, Ordering::SeqCst);
+        tracing::debug!(revision, "compacted the store history");
+        Ok(())
+    }
+
+    /// Reads up to `max` log entries after `after` and keeps those under `prefix`.
+    pub(crate) fn replay(&self, prefix: &str, after: Revision, max: usize) -> Result<Replay> {
+        let txn = self.begin_read()?;
+        let (current, compacted) = read_revisions(&txn)?;
+        // Checked on every step: a compaction may run between two steps.
+        check_watch_start(after, compacted)?;
+        let mut events = Vec::new();
+        let mut scanned = 0;
+        let mut scanned_to = after;
+        let log = open_read(&txn, LOG)?;
+        let entries = log
+            .range::<Revision>((Bound::Excluded(after), Bound::Unbounded))
+            .map_err(failed("read the log"))?;
+        for entry in entries.take(max) {
+            let (revision, bytes) = entry.map_err(failed("read the log"))?;
+            scanned += 1;
+            scanned_to = revision.value();
+            events.extend(codec::decode_event(scanned_to, bytes.value(), prefix)?);
+        }
+        Ok(Replay {
+            events,
+            scanned_to,
+            caught_up_at: (scanned < max).then_some(current),
+        })
+    }
+
+    fn begin_read(&self) -> Result<ReadTransaction> {
+        self.db
+            .begin_read()
+            .map_err(failed("begin a read transaction"))
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        // The mutex guards no data, only ordering, so a poisoned one is still usable.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Change {
+    /// Checks the change against the key's current value `prev` and returns the event it
+    /// makes at `revision`.
+    fn apply(self, prev: Option<KeyValue>, key: &str, revision: Revision) -> Result<WatchEvent> {
+        let kind = match self {
+            Change::Delete(_) => EventKind::Delete,
+            Change::Create(_) | Change::Update(..) => EventKind::Put,
+        };
+        let kv = match (self, &prev) {
+            (Change::Create(_), Some(_)) => return Err(StoreError::AlreadyExists(key.to_string())),
+            (Change::Create(value), None) => KeyValue {
+                key: key.to_string(),
+                value,
+                create_revision: revision,
+                mod_revision: revision,
+            },
+            (_, None) => return Err(StoreError::NotFound(key.to_string())),
+            (Change::Update(_, expected) | Change::Delete(Some(expected)), Some(current))
+                if current.mod_revision != expected =>
+            {
+                return Err(StoreError::Conflict {
+                    key: key.to_string(),
+                    expected,
+                    current: Box::new(current.clone()),
+                })
+            }
+            (Change::Update(value, _), Some(current)) => KeyValue {
+                value,
+                mod_revision: revision,
+                ..current.clone()
+            },
+            (Change::Delete(_), Some(current)) => KeyValue {
+                mod_revision: revision,
+                ..current.clone()
+            },
+        };
+        Ok(WatchEvent {
+            kind,
+            revision,
+            kv,
+            prev,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for RedbStore {
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        let key = key.to_string();
+        self.blocking(move |inner| inner.get(&key)).await
+    }
+
+    async fn list(&self, prefix: &str, options: ListOptions) -> Result<ListResult> {
+        let prefix = prefix.to_string();
+        self.blocking(move |inner| inner.list(&prefix, &options))
+            .await
+    }
+
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue> {
+        self.write(key, Change::Create(value)).await
+    }
+
+    async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue> {
+        self.write(key, Change::Update(value, expected)).await
+    }
+
+    async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
+        self.write(key, Change::Delete(expected)).await
+    }
+
+    async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream> {
+        // Nothing happened before revision 1, so an earlier start is the same as 0.
+        let after = after.max(0);
+        // Subscribe before reading the log so no commit falls between replay and live.
+        let live = self.inner.events.subscribe();
+        let prefix = prefix.to_string();
+        let first = {
+            let prefix = prefix.clone();
+            self.blocking(move |inner| inner.replay(&prefix, after, watch::REPLAY_BATCH))
+                .await?
+        };
+        Ok(watch::stream(
+            Arc::downgrade(&self.inner),
+            prefix,
+            live,
+            after,
+            first,
+        ))
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        self.blocking(move |inner| inner.compact(revision)).await
+    }
+
+    fn current_revision(&self) -> Revision {
+        self.inner.revision.load(Ordering::SeqCst)
+    }
+
+    fn compacted_revision(&self) -> Revision {
+        self.inner.compacted.load(Ordering::SeqCst)
+    }
+}
+
+/// A watch needs every change after `after`; those before `compacted` are gone.
+fn check_watch_start(after: Revision, compacted: Revision) -> Result<()> {
+    if after < compacted.saturating_sub(1) {
+        return Err(StoreError::Compacted {
+            requested: after,
+            compacted,
+        });
+    }
+    Ok(())
+}
+
+/// For each key under `prefix` changed after `at`, the value it had at `at` (`None` when
+/// absent then). The first change after `at` recorded that value as its `prev`.
+fn values_before_changes(
+    log: &ReadOnlyTable<Revision, &[u8]>,
+    prefix: &str,
+    at: Revision,
+) -> Result<BTreeMap<String, Option<KeyValue>>> {
+    let mut before = BTreeMap::new();
+    let entries = log
+        .range::<Revision>((Bound::Excluded(at), Bound::Unbounded))
+        .map_err(failed("read the log"))?;
+    for entry in entries {
+        let (revision, bytes) = entry.map_err(failed("read the log"))?;
+        if let Some(event) = codec::decode_event(revision.value(), bytes.value(), prefix)? {
+            before.entry(event.kv.key).or_insert(event.prev);
+        }
+    }
+    Ok(before)
+}
+
+/// Merges two key-ordered sequences with distinct keys, up to `want` items.
+fn merge_sorted(
+    mut a: impl Iterator<Item = Result<KeyValue>>,
+    mut b: impl Iterator<Item = KeyValue>,
+    want: usize,
+) -> Result<Vec<KeyValue>> {
+    let mut items = Vec::new();
+    let mut next_a = a.next().transpose()?;
+    let mut next_b = b.next();
+    while items.len() < want {
+        let take_a = match (&next_a, &next_b) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) => x.key < y.key,
+        };
+        let item = if take_a {
+            std::mem::replace(&mut next_a, a.next().transpose()?)
+        } else {
+            std::mem::replace(&mut next_b, b.next())
+        };
+        items.extend(item);
+    }
+    Ok(items)
+}
+
+fn read_kv(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<KeyValue>> {
+    let value = table.get(key).map_err(failed("read a key"))?;
+    value.map(|v| codec::decode_kv(key, v.value())).transpose()
+}
+
+fn read_revisions(txn: &ReadTransaction) -> Result<(Revision, Revision)> {
+    let meta = open_read(txn, META)?;
+    Ok((read_meta(&meta, REVISION)?, read_meta(&meta, COMPACTED)?))
+}
+
+fn read_meta(table: &impl ReadableTable<&'static str, Revision>, name: &str) -> Result<Revision> {
+    table
+        .get(name)
+        .map_err(failed("read the meta table"))?
+        .map(|v| v.value())
+        .ok_or_else(|| StoreError::Backend(format!("the meta table has no {name} revision")))
+}
+
+/// Reads a meta revision, writing `initial` when it is absent (a new store).
+fn init_meta(
+    table: &mut Table<&'static str, Revision>,
+    name: &str,
+    initial: Revision,
+) -> Result<Revision> {
+    if let Some(value) = table.get(name).map_err(failed("read the meta table"))? {
+        return Ok(value.value());
+    }
+    table
+        .insert(name, initial)
+        .map_err(failed("write the meta table"))?;
+    Ok(initial)
+}
+
+fn begin_write(db: &Database) -> Result<WriteTransaction> {
+    let mut txn = db
+        .begin_write()
+        .map_err(failed("begin a write transaction"))?;
+    // The default already, but durability before returning is the contract.
+    txn.set_durability(Durability::Immediate)
+        .map_err(failed("set the write durability"))?;
+    Ok(txn)
+}
+
+fn commit(txn: WriteTransaction) -> Result<()> {
+    txn.commit().map_err(failed("commit a write"))
+}
+
+fn open_write<'txn, K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &'txn WriteTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<Table<'txn, K, V>> {
+    txn.open_table(table).map_err(|e| open_failed(table, e))
+}
+
+fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<ReadOnlyTable<K, V>> {
+    txn.open_table(table).map_err(|e| open_failed(table, e))
+}
+
+fn open_failed(table: impl Display, e: impl Display) -> StoreError {
+    StoreError::Backend(format!("failed to open the {table} table: {e}"))
+}
+
+/// Maps a redb (or task) error into `Backend("failed to {what}: {e}")`.
+fn failed<E: Display>(what: &str) -> impl FnOnce(E) -> StoreError + '_ {
+    move |e| StoreError::Backend(format!("failed to {what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+
+    use super::*;
+
+    fn open_temp() -> (tempfile::TempDir, Arc<RedbStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("store.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn value(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    async fn next_event(stream: &mut WatchStream) -> Option<Result<WatchEvent>> {
+        tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("the watch produced nothing within 5s")
+    }
+
+    fn keys(result: &ListResult) -> Vec<&str> {
+        result.items.iter().map(|kv| kv.key.as_str()).collect()
+    }
+
+    async fn list_at(store: &RedbStore, prefix: &str, revision: Revision) -> Result<ListResult> {
+        let options = ListOptions {
+            revision: Some(revision),
+            ..Default::default()
+        };
+        store.list(prefix, options).await
+    }
+
+    #[tokio::test]
+    async fn should_start_empty_at_revision_one() {
+        let (_dir, store) = open_temp();
+        assert_eq!(store.current_revision(), 1);
+        assert_eq!(store.compacted_revision(), 0);
+        assert_eq!(store.get("/a").await.unwrap(), None);
+        let listed = store.list("/", ListOptions::default()).await.unwrap();
+        assert_eq!(
+            (listed.items.len(), listed.revision, listed.more),
+            (0, 1, false)
+        );
+    }
+
+    #[tokio::test]
+    async fn should_create_and_get_a_key() {
+        let (_dir, store) = open_temp();
+        let created = store.create("/a", value("one")).await.unwrap();
+        assert_eq!(
+            created,
+            KeyValue {
+                key: "/a".into(),
+                value: value("one"),
+                create_revision: 2,
+                mod_revision: 2,
+            }
+        );
+        assert_eq!(store.get("/a").await.unwrap(), Some(created));
+    }
+
+    #[tokio::test]
+    async fn should_reject_creating_an_existing_key() {
+        let (_dir, store) = open_temp();
+        store.create("/a", value("one")).await.unwrap();
+        let err = store.create("/a", value("two")).await.unwrap_err();
+        assert!(matches!(err, StoreError::AlreadyExists(key) if key == "/a"));
+        assert_eq!(store.get("/a").await.unwrap().unwrap().value, value("one"));
+    }
+
+    #[tokio::test]
+    async fn should_reject_a_stale_update() {
+        let (_dir, store) = open_temp();
+        let created = store.create("/a", value("one")).await.unwrap();
+        let updated = store
+            .update("/a", value("two"), created.mod_revision)
+            .await
+            .unwrap();
+        assert_eq!((updated.create_revision, updated.mod_revision), (2, 3));
+
+        let err = store
+            .update("/a", value("three"), created.mod_revision)
+            .await
+            .unwrap_err();
+        match err {
+            StoreError::Conflict {
+                key,
+                expected,
+                current,
+            } => {
+                assert_eq!((key.as_str(), expected), ("/a", 2));
+                assert_eq!(*current, updated);
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(store.get("/a").await.unwrap(), Some(updated));
+    }
+
+    #[tokio::test]
+    async fn should_reject_updating_a_missing_key() {
+        let (_dir, store) = open_temp();
+        let err = store.update("/a", value("one"), 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(key) if key == "/a"));
+    }
+
+    #[tokio::test]
+    async fn should_delete_only_at_the_expected_revision() {
+        let (_dir, store) = open_temp();
+        let created = store.create("/a", value("one")).await.unwrap();
+        let err = store.delete("/a", Some(99)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { expected: 99, .. }));
+
+        let deleted = store
+            .delete("/a", Some(created.mod_revision))
+            .await
+            .unwrap();
+        assert_eq!(
+            deleted,
+            KeyValue {
+                mod_revision: 3,
+                ..created
+            }
+        );
+        assert_eq!(store.get("/a").await.unwrap(), None);
+        let err = store.delete("/a", None).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)));
+    }
+
+    #[tokio::test]
+    async fn should_delete_unconditionally_without_an_expected_revision() {
+        let (_dir, store) = open_temp();
+        store.create("/a", value("one")).await.unwrap();
+        store.update("/a", value("two"), 2).await.unwrap();
+        let deleted = store.delete("/a", None).await.unwrap();
+        assert_eq!(
+            (deleted.value, deleted.create_revision, deleted.mod_revision),
+            (value("two"), 2, 4)
+        );
+    }
+
+    #[tokio::test]
+    async fn should_bump_the_revision_by_one_per_write_only() {
+        let (_dir, store) = open_temp();
+        store.create("/a", value("1")).await.unwrap();
+        assert_eq!(store.current_revision(), 2);
+        store.create("/a", value("1")).await.unwrap_err();
+        store.update("/a", value("2"), 7).await.unwrap_err();
+        assert_eq!(store.current_revision(), 2);
+        store.update("/a", value("2"), 2).await.unwrap();
+        store.create("/b", value("1")).await.unwrap();
+        store.delete("/a", None).await.unwrap();
+        assert_eq!(store.current_revision(), 5);
+        // A key created again gets a new create revision.
+        assert_eq!(
+            store
+                .create("/a", value("3"))
+                .await
+                .unwrap()
+                .create_revision,
+            6
+        );
+    }
+
+    #[tokio::test]
+    async fn should_page_a_list_with_limit_and_start_after() {
+        let (_dir, store) = open_temp();
+        for key in ["/a/3", "/a/1", "/b/1", "/a/5", "/ab", "/a/2", "/a/4", "/a"] {
+            store.create(key, value(key)).await.unwrap();
+        }
+        let page = |limit, start_after: Option<&str>| ListOptions {
+            revision: None,
+            limit: Some(limit),
+            start_after: start_after.map(String::from),
+        };
+
+        let first = store.list("/a/", page(2, None)).await.unwrap();
+        assert_eq!(
+            (keys(&first), first.more, first.revision),
+            (vec!["/a/1", "/a/2"], true, 9)
+        );
+        let second = store.list("/a/", page(2, Some("/a/2"))).await.unwrap();
+        assert_eq!((keys(&second), second.more), (vec!["/a/3", "/a/4"], true));
+        let last = store.list("/a/", page(2, Some("/a/4"))).await.unwrap();
+        assert_eq!((keys(&last), last.more), (vec!["/a/5"], false));
+        let exact = store.list("/a/", page(5, None)).await.unwrap();
+        assert_eq!((exact.items.len(), exact.more), (5, false));
+        let all = store.list("/a/", page(0, Some("/"))).await.unwrap();
+        assert_eq!((all.items.len(), all.more), (5, false));
+        let past = store.list("/a/", page(2, Some("/b"))).await.unwrap();
+        assert_eq!((past.items.len(), past.more), (0, false));
+    }
+
+    #[tokio::test]
+    async fn should_list_an_old_revision_as_it_was() {
+        let (_dir, store) = open_temp();
+        store.create("/a/1", value("v1")).await.unwrap(); // 2
+        store.create("/a/2", value("v1")).await.unwrap(); // 3
+        store.update("/a/1", value("v2"), 2).await.unwrap(); // 4
+        store.delete("/a/2", None).await.unwrap(); // 5
+        store.create("/a/3", value("v1")).await.unwrap(); // 6
+        store.create("/b/1", value("v1")).await.unwrap(); // 7
+
+        let at3 = list_at(&store, "/a/", 3).await.unwrap();
+        assert_eq!(at3.revision, 3);
+        assert_eq!(keys(&at3), vec!["/a/1", "/a/2"]);
+        assert_eq!(
+            (at3.items[0].value.clone(), at3.items[0].mod_revision),
+            (value("v1"), 2)
+        );
+        let at4 = list_at(&store, "/a/", 4).await.unwrap();
+        assert_eq!(keys(&at4), vec!["/a/1", "/a/2"]);
+        assert_eq!(
+            (at4.items[0].value.clone(), at4.items[0].mod_revision),
+            (value("v2"), 4)
+        );
+        assert_eq!(
+            keys(&list_at(&store, "/a/", 5).await.unwrap()),
+            vec!["/a/1"]
+        );
+        assert_eq!(
+            keys(&list_at(&store, "/a/", 2).await.unwrap()),
+            vec!["/a/1"]
+        );
+        assert_eq!(
+            keys(&list_at(&store, "/a/", 1).await.unwrap()),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            keys(&list_at(&store, "/", 6).await.unwrap()),
+            vec!["/a/1", "/a/3"]
+        );
+
+        let paged = ListOptions {
+            revision: Some(3),
+            limit: Some(1),
+            start_after: Some("/a/1".into()),
+        };
+        let paged = store.list("/a/", paged).await.unwrap();
+        assert_eq!((keys(&paged), paged.more), (vec!["/a/2"], false));
+        let first = ListOptions {
+            revision: Some(4),
+            limit: Some(1),
+            start_after: None,
+        };
+        let first = store.list("/a/", first).await.unwrap();
+        assert_eq!((keys(&first), first.more), (vec!["/a/1"], true));
+    }
+
+    #[tokio::test]
+    async fn should_reject_a_list_at_a_future_revision() {
+        let (_dir, store) = open_temp();
+        store.create("/a", value("1")).await.unwrap();
+        let err = list_at(&store, "/", 3).await.unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::FutureRevision {
+                requested: 3,
+                current: 2
+            }
+        ));
+    }
+
+    #[tokio::test]
+    async fn should_replay_then_follow_live_without_gap_or_duplicate() {
+        let (_dir, store) = open_temp();
+        for i in 0..600 {
+            store.create(&format!("/a/{i}"), value("v")).await.unwrap();
+        }
+        // Writes race the watch's replay, across more than one replay batch.
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 600..700 {
+                    store.create(&format!("/a/{i}"), value("v")).await.unwrap();
+                }
+            })
+        };
+        let mut stream = store.watch("/a/", 0).await.unwrap();
+        for expected in 2..=701 {
+            let event = next_event(&mut stream).await.unwrap().unwrap();
+            assert_eq!(event.revision, expected);
+            assert_eq!(event.kind, EventKind::Put);
+        }
+        writer.await.unwrap();
+        store.create("/a/last", value("v")).await.unwrap();
+        assert_eq!(
+            next_event(&mut stream).await.unwrap().unwrap().revision,
+            702
+        );
+    }
+
+    #[tokio::test]
+    async fn should_watch_only_keys_under_the_prefix() {
+        let (_dir, store) = open_temp();
+        store.create("/a/1", value("v")).await.unwrap(); // 2
+        store.create("/b/1", value("v")).await.unwrap(); // 3
+        let mut stream = store.watch("/a/", 1).await.unwrap();
+        store.create("/ab", value("v")).await.unwrap(); // 4
+        store.update("/a/1", value("w"), 2).await.unwrap(); // 5
+        store.delete("/a/1", None).await.unwrap(); // 6
+
+        let replayed = next_event(&mut stream).await.unwrap().unwrap();
+        assert_eq!((replayed.revision, replayed.prev), (2, None));
+        let updated = next_event(&mut stream).await.unwrap().unwrap();
+        assert_eq!(
+            (updated.revision, updated.kv.value.clone()),
+            (5, value("w"))
+        );
+        assert_eq!(updated.prev.unwrap().mod_revision, 2);
+        let deleted = next_event(&mut stream).await.unwrap().unwrap();
+        assert_eq!((deleted.kind, deleted.revision), (EventKind::Delete, 6));
+        assert_eq!(
+            (deleted.kv.value.clone(), deleted.kv.mod_revision),
+            (value("w"), 6)
+        );
+        assert_eq!(deleted.prev.unwrap().mod_revision, 5);
+    }
+
+    #[tokio::test]
+    async fn should_watch_from_a_future_revision() {
+        let (_dir, store) = open_temp();
+        let mut stream = store.watch("/", 3).await.unwrap();
+        for key in ["/1", "/2", "/3", "/4"] {
+            store.create(key, value("v")).await.unwrap();
+        }
+        assert_eq!(next_event(&mut stream).await.unwrap().unwrap().revision, 4);
+    }
+
+    #[tokio::test]
+    async fn should_forget_history_before_the_compacted_revision() {
+        let (_dir, store) = open_temp();
+        store.create("/a", value("1")).await.unwrap(); // 2
+        store.update("/a", value("2"), 2).await.unwrap(); // 3
+        store.update("/a", value("3"), 3).await.unwrap(); // 4
+        store.update("/a", value("4"), 4).await.unwrap(); // 5
+        store.compact(4).await.unwrap();
+        assert_eq!(store.compacted_revision(), 4);
+
+        let err = store.watch("/", 2).await.err().unwrap();
+        assert!(matches!(
+            err,
+            StoreError::Compacted {
+                requested: 2,
+                compacted: 4
+            }
+        ));
+        let mut stream = store.watch("/", 3).await.unwrap();
+        assert_eq!(next_event(&mut stream).await.unwrap().unwrap().revision, 4);
+        assert_eq!(next_event(&mut stream).await.unwrap().unwrap().revision, 5);
+
+        let err = list_at(&store, "/", 3).await.unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::Compacted {
+                requested: 3,
+                compacted: 4
+            }
+        ));
+        let at4 = list_at(&store, "/", 4).await.unwrap();
+        assert_eq!(at4.items[0].value, value("3"));
+
+        // Compacting again is a no-op; compacting the future is an error.
+        store.compact(3).await.unwrap();
+        assert_eq!(store.compacted_revision(), 4);
+        let err = store.compact(6).await.unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::FutureRevision {
+                requested: 6,
+                current: 5
+            }
+        ));
+        store.compact(5).await.unwrap();
+        assert_eq!(store.compacted_revision(), 5);
+    }
+
+    #[tokio::test]
+    async fn should_keep_data_revision_and_history_after_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        {
+            let store = RedbStore::open(&path).unwrap();
+            store.create("/a", value("1")).await.unwrap(); // 2
+            store.create("/b", value("1")).await.unwrap(); // 3
+            store.update("/a", value("2"), 2).await.unwrap(); // 4
+            store.compact(3).await.unwrap();
+        }
+        let store = RedbStore::open(&path).unwrap();
+        assert_eq!(
+            (store.current_revision(), store.compacted_revision()),
+            (4, 3)
+        );
+        assert_eq!(store.get("/a").await.unwrap().unwrap().value, value("2"));
+        assert_eq!(
+            keys(&list_at(&store, "/", 3).await.unwrap()),
+            vec!["/a", "/b"]
+        );
+        let mut stream = store.watch("/", 2).await.unwrap();
+        assert_eq!(next_event(&mut stream).await.unwrap().unwrap().revision, 3);
+        assert_eq!(
+            store.create("/c", value("1")).await.unwrap().mod_revision,
+            5
+        );
+    }
+
+    #[tokio::test]
+    async fn should_end_the_watch_when_the_store_is_dropped() {
+        let (_dir, store) = open_temp();
+        let mut stream = store.watch("/", 1).await.unwrap();
+        drop(store);
+        assert!(next_event(&mut stream).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn should_drop_a_watcher_that_lags() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open_with_watch_buffer(&dir.path().join("s.redb"), 2).unwrap();
+        let mut stream = store.watch("/", 1).await.unwrap();
+        for key in ["/1", "/2", "/3", "/4"] {
+            store.create(key, value("v")).await.unwrap();
+        }
+        let lagged = next_event(&mut stream).await.unwrap();
+        assert!(matches!(lagged, Err(StoreError::WatcherLagged)));
+        assert!(next_event(&mut stream).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn should_report_a_corrupted_value_as_a_backend_error() {
+        let (_dir, store) = open_temp();
+        let txn = begin_write(&store.inner.db).unwrap();
+        open_write(&txn, KV)
+            .unwrap()
+            .insert("/bad", [1u8, 2].as_slice())
+            .unwrap();
+        commit(txn).unwrap();
+
+        assert!(matches!(
+            store.get("/bad").await,
+            Err(StoreError::Backend(_))
+        ));
+        assert!(matches!(
+            store.list("/", ListOptions::default()).await,
+            Err(StoreError::Backend(_))
+        ));
+        let err = store.update("/bad", value("v"), 1).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)));
+    }
+}
