@@ -16,6 +16,7 @@ mod prepare;
 mod request;
 mod serve;
 mod status;
+mod watch_cache;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -10,11 +10,14 @@ use skiff_api::{convert, object};
 use skiff_store::{KeyValue, ListOptions, Revision, Store, StoreError};
 
 use crate::status::{ApiError, ApiResult};
+use crate::watch_cache::WatchCache;
 
 /// The API's view of the store: typed by resource, speaking JSON objects.
+/// Writes and gets go to the store; current lists come from the watch cache.
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn Store>,
+    cache: Arc<WatchCache>,
 }
 
 /// One page of a list.
@@ -27,11 +30,16 @@ pub struct Page {
 
 impl Objects {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        let cache = WatchCache::start(store.clone());
+        Self { store, cache }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    pub fn cache(&self) -> &Arc<WatchCache> {
+        &self.cache
     }
 
     pub async fn get(
@@ -52,7 +60,24 @@ impl Objects {
         namespace: Option<&str>,
         options: ListOptions,
     ) -> ApiResult<Page> {
-        let result = self.store.list(&rt.list_prefix(namespace), options).await?;
+        let prefix = rt.list_prefix(namespace);
+        // A whole list at the latest revision is the cache's, once the cache has
+        // seen every write made so far (a consistent read, as kube-apiserver's).
+        if options == ListOptions::default()
+            && self.cache.wait_for(self.store.current_revision()).await
+        {
+            let (objects, revision) = self.cache.list(&prefix);
+            let items = objects
+                .iter()
+                .map(|o| served(rt, &o.value, o.mod_revision))
+                .collect();
+            return Ok(Page {
+                items,
+                revision,
+                last_key_if_more: None,
+            });
+        }
+        let result = self.store.list(&prefix, options).await?;
         let last_key_if_more = if result.more {
             result.items.last().map(|kv| kv.key.clone())
         } else {
@@ -134,12 +159,17 @@ pub fn decode(rt: &ResourceType, kv: &KeyValue) -> ApiResult<Value> {
     let stored: Value = serde_json::from_slice(&kv.value).map_err(|e| {
         ApiError::internal(format!("failed to decode stored object {}: {e}", kv.key))
     })?;
-    let mut object = convert::from_storage(rt.kind, stored);
+    Ok(served(rt, &stored, kv.mod_revision))
+}
+
+/// A stored object as `rt` serves it, at `revision`.
+pub fn served(rt: &ResourceType, stored: &Value, revision: Revision) -> Value {
+    let mut object = convert::from_storage(rt.kind, stored.clone());
     object::metadata_mut(&mut object).insert(
         "resourceVersion".into(),
-        Value::String(kv.mod_revision.to_string()),
+        Value::String(revision.to_string()),
     );
-    Ok(object)
+    object
 }
 
 /// The revision an object carries, as the store's mod-revision.

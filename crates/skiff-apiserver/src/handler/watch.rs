@@ -12,13 +12,16 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use skiff_api::registry::ResourceType;
 use skiff_api::table::{self, IncludeObject};
-use skiff_store::{EventKind, ListOptions, WatchEvent};
+use skiff_store::EventKind;
+use std::sync::Arc;
+use tokio::sync::broadcast;
 use tokio::sync::mpsc;
 
 use super::Call;
 use crate::filter::ObjectFilter;
-use crate::objects::decode;
+use crate::objects::served;
 use crate::status::{ApiError, ApiResult};
+use crate::watch_cache::{CachedEvent, CachedObject, Subscription};
 
 /// How often a quiet watch gets a bookmark, when the client allows them.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
@@ -77,21 +80,20 @@ impl Encoder {
     }
 }
 
-/// The watch event a store change becomes for a watcher with `filter`, if any.
+/// The watch event a change becomes for a watcher with `filter`, if any.
 fn translate(
     rt: &ResourceType,
-    event: &WatchEvent,
+    event: &CachedEvent,
     filter: &ObjectFilter,
 ) -> Option<(&'static str, Value)> {
-    let now = decode(rt, &event.kv).ok()?;
+    let now = served(rt, &event.object.value, event.object.mod_revision);
     match event.kind {
         EventKind::Delete => filter.matches(&now).then_some(("DELETED", now)),
         EventKind::Put => {
             let before = event
                 .prev
                 .as_ref()
-                .and_then(|kv| decode(rt, kv).ok())
-                .map(|prev| filter.matches(&prev));
+                .map(|prev| filter.matches(&served(rt, &prev.value, prev.mod_revision)));
             match (before, filter.matches(&now)) {
                 (None | Some(false), true) => Some(("ADDED", now)),
                 (Some(true), true) => Some(("MODIFIED", now)),
@@ -99,6 +101,53 @@ fn translate(
                 (_, false) => None,
             }
         }
+    }
+}
+
+/// Where a watcher's changes come from: the watch cache, or, for a revision the
+/// cache's window no longer holds, the store itself.
+enum Source {
+    Cache(Subscription),
+    Store(skiff_store::WatchStream),
+}
+
+impl Source {
+    async fn next(&mut self) -> Option<Result<Arc<CachedEvent>, ApiError>> {
+        match self {
+            Source::Cache(subscription) => {
+                if !subscription.replay.is_empty() {
+                    return Some(Ok(subscription.replay.remove(0)));
+                }
+                match subscription.live.recv().await {
+                    Ok(event) => Some(Ok(event)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        Some(Err(ApiError::from(skiff_store::StoreError::WatcherLagged)))
+                    }
+                    Err(broadcast::error::RecvError::Closed) => None,
+                }
+            }
+            Source::Store(events) => match events.next().await? {
+                Ok(event) => Some(Ok(Arc::new(cached_event(event)))),
+                Err(error) => Some(Err(ApiError::from(error))),
+            },
+        }
+    }
+}
+
+/// A store event in the cache's shape (only for watches older than the cache).
+fn cached_event(event: skiff_store::WatchEvent) -> CachedEvent {
+    let object = |kv: &skiff_store::KeyValue| {
+        Arc::new(CachedObject {
+            key: kv.key.clone(),
+            value: serde_json::from_slice(&kv.value).unwrap_or(Value::Null),
+            mod_revision: kv.mod_revision,
+        })
+    };
+    CachedEvent {
+        kind: event.kind,
+        revision: event.revision,
+        object: object(&event.kv),
+        prev: event.prev.as_ref().map(object),
     }
 }
 
@@ -129,36 +178,51 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
         ),
     };
 
+    let prefix = rt.list_prefix(call.namespace());
+    let cache = call.state.objects.cache();
+    let store = call.state.objects.store();
+    let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
     // Without a resourceVersion (or with sendInitialEvents), a watch starts with
-    // the current state as ADDED events, then follows from that list's revision.
+    // the current state as ADDED events, then follows from that snapshot.
     let mut initial = Vec::new();
-    let start = match requested {
-        Some(rv) if !send_initial => rv,
-        _ => {
-            let page = call
-                .state
-                .objects
-                .list(rt, call.namespace(), ListOptions::default())
-                .await?;
-            initial.extend(
-                page.items
-                    .into_iter()
-                    .filter(|o| filter.matches(o))
-                    .map(|o| encoder.event("ADDED", &o)),
-            );
-            if send_initial && bookmarks {
-                initial.push(encoder.bookmark(page.revision, true));
+    let source = match requested {
+        Some(rv) if !send_initial => {
+            if rv > cache.revision() {
+                cache.wait_for(rv).await;
             }
-            page.revision
+            match cache.subscribe(rv, store.compacted_revision()) {
+                Some(subscription) => Ok((Source::Cache(subscription), rv)),
+                None => store
+                    .watch(&prefix, rv)
+                    .await
+                    .map(|events| (Source::Store(events), rv)),
+            }
+        }
+        _ => {
+            cache.wait_for(store.current_revision()).await;
+            let (objects, revision, subscription) = cache.snapshot_and_subscribe(&prefix);
+            for object in objects {
+                let object = served(rt, &object.value, object.mod_revision);
+                if filter.matches(&object) {
+                    initial.push(encoder.event("ADDED", &object));
+                }
+            }
+            if send_initial && bookmarks {
+                initial.push(encoder.bookmark(revision, true));
+            }
+            Ok((Source::Cache(subscription), revision))
         }
     };
-    let prefix = rt.list_prefix(call.namespace());
-    let (sender, receiver) = mpsc::channel::<Bytes>(CHANNEL_DEPTH);
-    match call.state.objects.store().watch(&prefix, start).await {
-        Ok(events) => {
-            tokio::spawn(pump(
-                events, initial, filter, encoder, sender, start, bookmarks, timeout,
-            ));
+    match source {
+        Ok((source, start)) => {
+            let watcher = Watcher {
+                prefix,
+                filter,
+                encoder,
+                bookmarks,
+                timeout,
+            };
+            tokio::spawn(watcher.pump(source, initial, sender, start));
         }
         // A watch from a compacted revision is answered as kube-apiserver does:
         // 200, then one ERROR event carrying the 410 Expired status.
@@ -181,56 +245,60 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
     Ok(response)
 }
 
-/// Feeds one watcher until its client leaves, the timeout passes, or the store
-/// drops it (the client then starts again from its last resourceVersion).
-#[allow(clippy::too_many_arguments)]
-async fn pump(
-    mut events: skiff_store::WatchStream,
-    initial: Vec<Bytes>,
+/// One watcher's settings.
+struct Watcher {
+    prefix: String,
     filter: ObjectFilter,
-    mut encoder: Encoder,
-    sender: mpsc::Sender<Bytes>,
-    start: i64,
+    encoder: Encoder,
     bookmarks: bool,
     timeout: Duration,
-) {
-    for chunk in initial {
-        if sender.send(chunk).await.is_err() {
-            return;
-        }
-    }
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
-    ticker.tick().await;
-    let mut last_revision = start;
-    loop {
-        tokio::select! {
-            _ = &mut deadline => return,
-            _ = sender.closed() => return,
-            _ = ticker.tick(), if bookmarks => {
-                if sender.send(encoder.bookmark(last_revision, false)).await.is_err() {
-                    return;
-                }
+}
+
+impl Watcher {
+    /// Feeds the client until it leaves, the timeout passes, or the source ends
+    /// (the client then starts again from its last resourceVersion).
+    async fn pump(
+        mut self,
+        mut source: Source,
+        initial: Vec<Bytes>,
+        sender: mpsc::Sender<Bytes>,
+        start: i64,
+    ) {
+        for chunk in initial {
+            if sender.send(chunk).await.is_err() {
+                return;
             }
-            next = events.next() => {
-                let chunk = match next {
+        }
+        let deadline = tokio::time::sleep(self.timeout);
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
+        ticker.tick().await;
+        let mut last_revision = start;
+        loop {
+            let chunk = tokio::select! {
+                _ = &mut deadline => return,
+                _ = sender.closed() => return,
+                _ = ticker.tick(), if self.bookmarks => self.encoder.bookmark(last_revision, false),
+                next = source.next() => match next {
                     None => return,
                     Some(Err(error)) => {
-                        let _ = sender.send(encoder.error(&ApiError::from(error))).await;
+                        let _ = sender.send(self.encoder.error(&error)).await;
                         return;
                     }
                     Some(Ok(event)) => {
                         last_revision = event.revision;
-                        match translate(encoder.resource, &event, &filter) {
-                            Some((kind, object)) => encoder.event(kind, &object),
+                        if !event.object.key.starts_with(&self.prefix) {
+                            continue;
+                        }
+                        match translate(self.encoder.resource, &event, &self.filter) {
+                            Some((kind, object)) => self.encoder.event(kind, &object),
                             None => continue,
                         }
                     }
-                };
-                if sender.send(chunk).await.is_err() {
-                    return;
-                }
+                },
+            };
+            if sender.send(chunk).await.is_err() {
+                return;
             }
         }
     }
