@@ -96,13 +96,9 @@ impl Objects {
     }
 
     pub async fn create(&self, rt: &ResourceType, object: &Value) -> ApiResult<Value> {
-        let name = object::name(object).unwrap_or_default().to_string();
-        let key = rt.store_key(object::namespace(object), &name);
-        match self.store.create(&key, encode(rt, object)?).await {
-            Ok(kv) => decode(rt, &kv),
-            Err(StoreError::AlreadyExists(_)) => Err(ApiError::already_exists(rt, &name)),
-            Err(other) => Err(other.into()),
-        }
+        let (name, key) = name_and_key(rt, object);
+        let written = self.store.create(&key, encode(rt, object)?).await;
+        written_or_error(rt, &name, written)
     }
 
     /// Writes `object` if the stored one is still at `expected`.
@@ -112,14 +108,9 @@ impl Objects {
         object: &Value,
         expected: Revision,
     ) -> ApiResult<Value> {
-        let name = object::name(object).unwrap_or_default().to_string();
-        let key = rt.store_key(object::namespace(object), &name);
-        match self.store.update(&key, encode(rt, object)?, expected).await {
-            Ok(kv) => decode(rt, &kv),
-            Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(rt, &name)),
-            Err(StoreError::NotFound(_)) => Err(ApiError::not_found(rt, &name)),
-            Err(other) => Err(other.into()),
-        }
+        let (name, key) = name_and_key(rt, object);
+        let written = self.store.update(&key, encode(rt, object)?, expected).await;
+        written_or_error(rt, &name, written)
     }
 
     /// Removes the object if it is still at `expected`; returns it as it was, with
@@ -130,14 +121,30 @@ impl Objects {
         object: &Value,
         expected: Revision,
     ) -> ApiResult<Value> {
-        let name = object::name(object).unwrap_or_default().to_string();
-        let key = rt.store_key(object::namespace(object), &name);
-        match self.store.delete(&key, Some(expected)).await {
-            Ok(kv) => decode(rt, &kv),
-            Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(rt, &name)),
-            Err(StoreError::NotFound(_)) => Err(ApiError::not_found(rt, &name)),
-            Err(other) => Err(other.into()),
-        }
+        let (name, key) = name_and_key(rt, object);
+        let removed = self.store.delete(&key, Some(expected)).await;
+        written_or_error(rt, &name, removed)
+    }
+}
+
+fn name_and_key(rt: &ResourceType, object: &Value) -> (String, String) {
+    let name = object::name(object).unwrap_or_default().to_string();
+    let key = rt.store_key(object::namespace(object), &name);
+    (name, key)
+}
+
+/// A write's answer: the object as stored, or the Status for what went wrong.
+fn written_or_error(
+    rt: &ResourceType,
+    name: &str,
+    result: skiff_store::Result<KeyValue>,
+) -> ApiResult<Value> {
+    match result {
+        Ok(kv) => decode(rt, &kv),
+        Err(StoreError::AlreadyExists(_)) => Err(ApiError::already_exists(rt, name)),
+        Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(rt, name)),
+        Err(StoreError::NotFound(_)) => Err(ApiError::not_found(rt, name)),
+        Err(other) => Err(other.into()),
     }
 }
 

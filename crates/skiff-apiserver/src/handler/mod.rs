@@ -36,6 +36,17 @@ impl Call<'_> {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// The media type of the body, without parameters.
+    fn media_type(&self) -> String {
+        self.content_type()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    }
+
     /// Whether the client asked for a server-side Table (`kubectl get`).
     fn wants_table(&self) -> bool {
         self.headers

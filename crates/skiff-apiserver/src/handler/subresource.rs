@@ -80,34 +80,11 @@ pub async fn scale(call: &Call<'_>, method: &Method) -> ApiResult<Response> {
             &["application/json", "*/*"],
         )?,
         "PATCH" => {
-            let content_type = call
-                .content_type()
-                .unwrap_or("")
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_string();
-            let patch = crate::codec::parse_json(
-                &call.body,
-                Some(&content_type),
-                &[
-                    "application/merge-patch+json",
-                    "application/strategic-merge-patch+json",
-                    "application/json-patch+json",
-                ],
-            )?;
-            let mut patched = current.clone();
-            if content_type == "application/json-patch+json" {
-                let operations: json_patch::Patch = serde_json::from_value(patch)
-                    .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-                json_patch::patch(&mut patched, &operations)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-            } else {
-                // A Scale has no lists, so a strategic merge is a plain merge.
-                json_patch::merge(&mut patched, &patch);
-            }
-            patched
+            let patch_type = call.media_type();
+            let patch =
+                crate::codec::parse_json(&call.body, Some(&patch_type), super::write::PATCH_TYPES)?;
+            // A Scale has no lists, so any kind's strategic merge is a plain merge here.
+            super::write::apply_patch(rt, &patch_type, &current, &patch)?
         }
         _ => return Err(ApiError::method_not_allowed()),
     };

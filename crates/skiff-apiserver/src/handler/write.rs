@@ -187,14 +187,7 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
         .query
         .field_validation()
         .map_err(ApiError::bad_request)?;
-    let patch_type = call
-        .content_type()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let patch_type = call.media_type();
     let patch = codec::parse_json(&call.body, Some(&patch_type), PATCH_TYPES)?;
     let mut attempt = 0;
     loop {
@@ -225,10 +218,10 @@ pub async fn patch(call: &Call<'_>) -> ApiResult<Response> {
 const JSON_PATCH: &str = "application/json-patch+json";
 const MERGE_PATCH: &str = "application/merge-patch+json";
 const STRATEGIC_MERGE_PATCH: &str = "application/strategic-merge-patch+json";
-const PATCH_TYPES: &[&str] = &[JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH];
+pub(super) const PATCH_TYPES: &[&str] = &[JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH];
 
 /// Applies one of the three patch types Kubernetes accepts for built-in kinds.
-fn apply_patch(
+pub(super) fn apply_patch(
     rt: &ResourceType,
     patch_type: &str,
     stored: &Value,
