@@ -7,6 +7,7 @@ pub mod convert;
 pub mod defaults;
 pub mod field;
 pub mod object;
+pub mod protobuf;
 pub mod registry;
 pub mod selector;
 pub mod strategic_merge;

@@ -6,7 +6,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::Value;
 use skiff_api::registry::ResourceType;
-use skiff_api::strict;
+use skiff_api::{protobuf, strict};
 
 use crate::request::FieldValidation;
 use crate::status::{ApiError, ApiResult};
@@ -20,7 +20,11 @@ pub struct Decoded {
     pub warnings: Vec<String>,
 }
 
-/// Parses a JSON body into an object, refusing what is not JSON.
+/// The media types an object body may come in. kubectl's typed clients send
+/// Kubernetes protobuf (`kubectl create configmap`), everything else JSON.
+pub const OBJECT_MEDIA_TYPES: &[&str] = &["application/json", protobuf::MEDIA_TYPE, "*/*"];
+
+/// Parses a body into a JSON value, refusing media types not in `accepted`.
 pub fn parse_json(body: &Bytes, content_type: Option<&str>, accepted: &[&str]) -> ApiResult<Value> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
@@ -33,6 +37,13 @@ pub fn parse_json(body: &Bytes, content_type: Option<&str>, accepted: &[&str]) -
         .trim();
     if !accepted.contains(&media_type) {
         return Err(ApiError::unsupported_media_type(media_type, accepted));
+    }
+    if media_type == protobuf::MEDIA_TYPE {
+        // Decoded as a JSON client would have sent it: Go's protobuf encoder
+        // writes empty strings a JSON client leaves out, and defaulting fills
+        // only absent fields.
+        return protobuf::decode_like_json_client(body)
+            .map_err(|e| ApiError::bad_request(e.to_string()));
     }
     serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
@@ -47,7 +58,7 @@ pub fn decode_object(
     content_type: Option<&str>,
     validation: FieldValidation,
 ) -> ApiResult<Decoded> {
-    let mut object = parse_json(body, content_type, &["application/json", "*/*"])?;
+    let mut object = parse_json(body, content_type, OBJECT_MEDIA_TYPES)?;
     if !object.is_object() {
         return Err(ApiError::bad_request(format!(
             "couldn't get version/kind; json parse error: expected an object, got {}",
@@ -55,7 +66,13 @@ pub fn decode_object(
         )));
     }
     check_type_meta(resource, &mut object)?;
-    let mut problems: Vec<String> = strict::duplicate_fields(body)
+    let is_protobuf = content_type.is_some_and(|t| t.starts_with(protobuf::MEDIA_TYPE));
+    let duplicates = if is_protobuf {
+        Vec::new()
+    } else {
+        strict::duplicate_fields(body)
+    };
+    let mut problems: Vec<String> = duplicates
         .into_iter()
         .map(|path| format!("duplicate field \"{path}\""))
         .collect();

@@ -37,7 +37,7 @@ fn delete_options(call: &Call<'_>) -> ApiResult<DeleteOptions> {
         crate::codec::parse_json(
             &call.body,
             call.content_type(),
-            &["application/json", "*/*"],
+            crate::codec::OBJECT_MEDIA_TYPES,
         )?
     };
     let policy = call

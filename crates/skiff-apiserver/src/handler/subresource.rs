@@ -77,7 +77,7 @@ pub async fn scale(call: &Call<'_>, method: &Method) -> ApiResult<Response> {
         "PUT" => crate::codec::parse_json(
             &call.body,
             call.content_type(),
-            &["application/json", "*/*"],
+            crate::codec::OBJECT_MEDIA_TYPES,
         )?,
         "PATCH" => {
             let patch_type = call.media_type();
@@ -129,7 +129,7 @@ pub async fn binding(call: &Call<'_>) -> ApiResult<Response> {
     let body = crate::codec::parse_json(
         &call.body,
         call.content_type(),
-        &["application/json", "*/*"],
+        crate::codec::OBJECT_MEDIA_TYPES,
     )?;
     let node = body
         .pointer("/target/name")
