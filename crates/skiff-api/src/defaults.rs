@@ -117,6 +117,21 @@ fn set_default(map: &mut Map<String, Value>, field: &str, value: Value) {
     }
 }
 
+/// Sets a string field Go leaves at its zero value: unless `map[field]` is a
+/// non-empty string (absent, `null` and `""` all count as unset). Says whether
+/// it set the field, for defaults that follow from a defaulted one.
+fn set_default_if_empty(map: &mut Map<String, Value>, field: &str, value: &str) -> bool {
+    let unset = map
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty();
+    if unset {
+        map.insert(field.to_string(), json!(value));
+    }
+    unset
+}
+
 /// `SetDefaults_Namespace` (the `kubernetes.io/metadata.name` label),
 /// `SetDefaults_NamespaceStatus`, and the Namespace strategy's `kubernetes`
 /// finalizer (`PrepareForCreate` in `pkg/registry/core/namespace/strategy.go`).
@@ -136,29 +151,14 @@ fn default_namespace(namespace: &mut Map<String, Value>) {
         "finalizers",
         json!(["kubernetes"]),
     );
-    let status = object_at(namespace, "status");
-    if status
-        .get("phase")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        status.insert("phase".to_string(), json!("Active"));
-    }
+    set_default_if_empty(object_at(namespace, "status"), "phase", "Active");
 }
 
 /// `SetDefaults_Secret` (type `Opaque`), and the v1 conversion that merges
 /// `stringData` into `data` (`Convert_v1_Secret_To_core_Secret`): the write-only
 /// field is never stored.
 fn default_secret(secret: &mut Map<String, Value>) {
-    if secret
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        secret.insert("type".to_string(), json!("Opaque"));
-    }
+    set_default_if_empty(secret, "type", "Opaque");
     if let Some(Value::Object(string_data)) = secret.remove("stringData") {
         let data = object_at(secret, "data");
         for (key, value) in string_data {
@@ -234,6 +234,22 @@ fn default_node(node: &mut Map<String, Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn should_default_a_string_only_when_it_is_absent_null_or_empty() {
+        let mut map = json!({"a": "", "b": null, "c": "set", "d": 5})
+            .as_object()
+            .cloned()
+            .unwrap();
+        for field in ["a", "b", "d", "e"] {
+            assert!(set_default_if_empty(&mut map, field, "x"), "{field}");
+        }
+        assert!(!set_default_if_empty(&mut map, "c", "x"));
+        assert_eq!(
+            Value::Object(map),
+            json!({"a": "x", "b": "x", "c": "set", "d": "x", "e": "x"})
+        );
+    }
 
     fn defaulted(kind: Kind, mut obj: Value) -> Value {
         apply_defaults(kind, &mut obj);

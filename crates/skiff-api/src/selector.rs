@@ -16,9 +16,10 @@
 mod fields;
 mod label_parser;
 mod labels;
-mod names;
 mod requirement;
 mod selectable;
+#[cfg(test)]
+mod test_support;
 
 pub use fields::{FieldOperator, FieldSelector, FieldTerm};
 pub use labels::{LabelSelector, Labels};

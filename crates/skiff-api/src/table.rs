@@ -23,6 +23,8 @@ mod event;
 mod format;
 mod network;
 mod pod;
+#[cfg(test)]
+mod test_support;
 mod workloads;
 
 use chrono::{DateTime, Utc};
@@ -243,12 +245,7 @@ fn embedded_object(kind: Kind, obj: &Value, include_object: IncludeObject) -> Va
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::table::test_support::now;
 
     fn pod(name: &str) -> Value {
         json!({

@@ -25,6 +25,8 @@ mod quantity;
 mod render;
 mod resources;
 mod service;
+#[cfg(test)]
+mod test_support;
 
 use serde_json::{Map, Value};
 
@@ -188,6 +190,14 @@ fn validate_nonnegative(value: Option<i64>, path: &str) -> Vec<FieldError> {
     }
 }
 
+/// [`validate_nonnegative`] for each listed integer field of `value`, at `path.field`.
+fn validate_nonnegative_fields(value: &Value, path: &str, fields: &[&str]) -> Vec<FieldError> {
+    fields
+        .iter()
+        .flat_map(|field| validate_nonnegative(int_of(value, field), &child(path, field)))
+        .collect()
+}
+
 /// `ValidateImmutableField` for a value printed as a plain JSON scalar.
 fn validate_immutable(new: &Value, old: &Value, path: &str) -> Vec<FieldError> {
     if semantically_equal(new, old) {
@@ -209,10 +219,28 @@ fn invalid_each(path: &str, value: &str, messages: Vec<String>) -> Vec<FieldErro
 mod tests {
     use super::*;
     use crate::defaults::{apply_defaults, apply_update_defaults, job_selector_defaults};
+    use crate::validation::test_support::messages;
     use serde_json::json;
 
-    fn messages(errors: &[FieldError]) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
+    #[test]
+    fn should_check_each_listed_field_for_a_negative_count_in_order() {
+        let spec = json!({"replicas": -1, "minReadySeconds": 5, "revisionHistoryLimit": -2});
+        assert_eq!(
+            messages(validate_nonnegative_fields(
+                &spec,
+                "spec",
+                &[
+                    "replicas",
+                    "minReadySeconds",
+                    "revisionHistoryLimit",
+                    "absent"
+                ],
+            )),
+            vec![
+                "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+                "spec.revisionHistoryLimit: Invalid value: -2: must be greater than or equal to 0",
+            ]
+        );
     }
 
     /// What the API server does before validating a create: the namespace from
@@ -475,13 +503,13 @@ mod tests {
             "containers": [{"name": "pi", "image": "perl:5.34"}], "restartPolicy": "Never"}}}});
         let created = as_created(Kind::Job, job);
         assert_eq!(
-            messages(&validate_create(Kind::Job, &created)),
+            messages(validate_create(Kind::Job, &created)),
             Vec::<String>::new()
         );
         let cron = json!({"metadata": {"name": "hello"}, "spec": {"schedule": "*/1 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
             "containers": [{"name": "hello", "image": "busybox:1.28"}], "restartPolicy": "OnFailure"}}}}}});
         assert_eq!(
-            messages(&validate_create(
+            messages(validate_create(
                 Kind::CronJob,
                 &as_created(Kind::CronJob, cron)
             )),
@@ -493,7 +521,7 @@ mod tests {
     fn should_refuse_a_job_without_restart_policy() {
         let job = json!({"metadata": {"name": "pi"}, "spec": {"template": {"spec": {"containers": [{"name": "pi", "image": "perl"}]}}}});
         assert_eq!(
-            messages(&validate_create(Kind::Job, &as_created(Kind::Job, job))),
+            messages(validate_create(Kind::Job, &as_created(Kind::Job, job))),
             vec!["spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\""]
         );
     }
@@ -503,7 +531,7 @@ mod tests {
         let job = json!({"metadata": {"name": "pi"}, "spec": {"manualSelector": true, "selector": {"matchLabels": {"app": "other"}},
             "template": {"metadata": {"labels": {"app": "pi"}}, "spec": {"containers": [{"name": "pi", "image": "perl"}], "restartPolicy": "Never"}}}});
         assert_eq!(
-            messages(&validate_create(Kind::Job, &as_created(Kind::Job, job))),
+            messages(validate_create(Kind::Job, &as_created(Kind::Job, job))),
             vec!["spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"pi\"}: `selector` does not match template `labels`"]
         );
     }
@@ -512,7 +540,7 @@ mod tests {
     fn should_refuse_a_bad_object_name_with_the_upstream_sentence() {
         let cm = as_created(Kind::ConfigMap, json!({"metadata": {"name": "Bad_Name"}}));
         assert_eq!(
-            messages(&validate_create(Kind::ConfigMap, &cm)),
+            messages(validate_create(Kind::ConfigMap, &cm)),
             vec!["metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]
         );
     }
@@ -523,7 +551,7 @@ mod tests {
         let mut new = old.clone();
         new["metadata"]["name"] = json!("b");
         assert_eq!(
-            messages(&validate_update(Kind::Namespace, &new, &old)),
+            messages(validate_update(Kind::Namespace, &new, &old)),
             vec!["metadata.name: Invalid value: \"b\": field is immutable"]
         );
     }
@@ -535,7 +563,7 @@ mod tests {
             json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 70000}]}}),
         );
         assert_eq!(
-            messages(&validate_create(Kind::Service, &svc)),
+            messages(validate_create(Kind::Service, &svc)),
             vec![
                 "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive",
                 "spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive",

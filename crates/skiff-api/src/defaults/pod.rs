@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{object_at, set_default};
+use super::{object_at, set_default, set_default_if_empty};
 
 /// The default for a pod's `terminationGracePeriodSeconds`.
 pub const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS: i64 = 30;
@@ -249,17 +249,6 @@ fn default_probe(probe: &mut Map<String, Value>) {
 fn default_http_get(http_get: &mut Map<String, Value>) {
     set_default_if_empty(http_get, "path", "/");
     set_default_if_empty(http_get, "scheme", "HTTP");
-}
-
-fn set_default_if_empty(map: &mut Map<String, Value>, field: &str, value: &str) {
-    if map
-        .get(field)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        map.insert(field.to_string(), json!(value));
-    }
 }
 
 /// `SetDefaults_Volume` and the defaults of each source.

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{object_at, set_default};
+use super::{object_at, set_default, set_default_if_empty};
 
 /// How long ClientIP affinity lasts by default (`DefaultClientIPServiceAffinitySeconds`).
 pub const DEFAULT_CLIENT_IP_AFFINITY_SECONDS: i64 = 10800;
@@ -34,9 +34,7 @@ fn externally_accessible(spec: &Map<String, Value>) -> bool {
 /// `SetDefaults_Service`, then the registry's cluster IP and IP family fields.
 pub fn default_service(service: &mut Map<String, Value>) {
     let spec = object_at(service, "spec");
-    if string_field(spec, "sessionAffinity").is_empty() {
-        spec.insert("sessionAffinity".to_string(), json!("None"));
-    }
+    set_default_if_empty(spec, "sessionAffinity", "None");
     match string_field(spec, "sessionAffinity") {
         "None" => {
             spec.remove("sessionAffinityConfig");
@@ -55,9 +53,7 @@ pub fn default_service(service: &mut Map<String, Value>) {
         }
         _ => {}
     }
-    if service_type(spec).is_empty() {
-        spec.insert("type".to_string(), json!("ClusterIP"));
-    }
+    set_default_if_empty(spec, "type", "ClusterIP");
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             set_default(port, "protocol", json!("TCP"));
@@ -73,8 +69,8 @@ pub fn default_service(service: &mut Map<String, Value>) {
             }
         }
     }
-    if externally_accessible(spec) && string_field(spec, "externalTrafficPolicy").is_empty() {
-        spec.insert("externalTrafficPolicy".to_string(), json!("Cluster"));
+    if externally_accessible(spec) {
+        set_default_if_empty(spec, "externalTrafficPolicy", "Cluster");
     }
     if matches!(
         service_type(spec),

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{object_at, set_default};
+use super::{object_at, set_default, set_default_if_empty};
 
 /// Labels of a Job's generated selector, current and legacy spellings.
 pub const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
@@ -15,20 +15,7 @@ pub const LEGACY_JOB_NAME_LABEL: &str = "job-name";
 /// `SetDefaults_Deployment`.
 pub fn default_deployment(spec: &mut Map<String, Value>) {
     set_default(spec, "replicas", json!(1));
-    let strategy = object_at(spec, "strategy");
-    if strategy
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        strategy.insert("type".to_string(), json!("RollingUpdate"));
-    }
-    if strategy["type"] == "RollingUpdate" {
-        let rolling_update = object_at(strategy, "rollingUpdate");
-        set_default(rolling_update, "maxUnavailable", json!("25%"));
-        set_default(rolling_update, "maxSurge", json!("25%"));
-    }
+    default_rolling_update_strategy(object_at(spec, "strategy"), json!("25%"), json!("25%"));
     set_default(spec, "revisionHistoryLimit", json!(10));
     set_default(spec, "progressDeadlineSeconds", json!(600));
 }
@@ -40,22 +27,9 @@ pub fn default_replica_set(spec: &mut Map<String, Value>) {
 
 /// `SetDefaults_StatefulSet` (with `StatefulSetAutoDeletePVC`, on since 1.27).
 pub fn default_stateful_set(spec: &mut Map<String, Value>) {
-    if spec
-        .get("podManagementPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        spec.insert("podManagementPolicy".to_string(), json!("OrderedReady"));
-    }
+    set_default_if_empty(spec, "podManagementPolicy", "OrderedReady");
     let strategy = object_at(spec, "updateStrategy");
-    if strategy
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        strategy.insert("type".to_string(), json!("RollingUpdate"));
+    if set_default_if_empty(strategy, "type", "RollingUpdate") {
         // Only a defaulted type brings a defaulted rollingUpdate.
         set_default(strategy, "rollingUpdate", json!({}));
     }
@@ -69,14 +43,7 @@ pub fn default_stateful_set(spec: &mut Map<String, Value>) {
     }
     let retention = object_at(spec, "persistentVolumeClaimRetentionPolicy");
     for field in ["whenDeleted", "whenScaled"] {
-        if retention
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .is_empty()
-        {
-            retention.insert(field.to_string(), json!("Retain"));
-        }
+        set_default_if_empty(retention, field, "Retain");
     }
     set_default(spec, "replicas", json!(1));
     set_default(spec, "revisionHistoryLimit", json!(10));
@@ -95,21 +62,23 @@ pub fn default_stateful_set(spec: &mut Map<String, Value>) {
 
 /// `SetDefaults_DaemonSet`.
 pub fn default_daemon_set(spec: &mut Map<String, Value>) {
-    let strategy = object_at(spec, "updateStrategy");
-    if strategy
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        strategy.insert("type".to_string(), json!("RollingUpdate"));
-    }
+    default_rolling_update_strategy(object_at(spec, "updateStrategy"), json!(1), json!(0));
+    set_default(spec, "revisionHistoryLimit", json!(10));
+}
+
+/// A Deployment's or a DaemonSet's update strategy: `RollingUpdate` unless set,
+/// and then its `maxUnavailable` and `maxSurge`.
+fn default_rolling_update_strategy(
+    strategy: &mut Map<String, Value>,
+    max_unavailable: Value,
+    max_surge: Value,
+) {
+    set_default_if_empty(strategy, "type", "RollingUpdate");
     if strategy["type"] == "RollingUpdate" {
         let rolling_update = object_at(strategy, "rollingUpdate");
-        set_default(rolling_update, "maxUnavailable", json!(1));
-        set_default(rolling_update, "maxSurge", json!(0));
+        set_default(rolling_update, "maxUnavailable", max_unavailable);
+        set_default(rolling_update, "maxSurge", max_surge);
     }
-    set_default(spec, "revisionHistoryLimit", json!(10));
 }
 
 /// `SetDefaults_Job`: counts, modes, and the Job's labels from its template.
@@ -170,14 +139,7 @@ pub fn default_job(job: &mut Map<String, Value>) {
 
 /// `SetDefaults_CronJob`.
 pub fn default_cron_job(spec: &mut Map<String, Value>) {
-    if spec
-        .get("concurrencyPolicy")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        spec.insert("concurrencyPolicy".to_string(), json!("Allow"));
-    }
+    set_default_if_empty(spec, "concurrencyPolicy", "Allow");
     set_default(spec, "suspend", json!(false));
     set_default(spec, "successfulJobsHistoryLimit", json!(3));
     set_default(spec, "failedJobsHistoryLimit", json!(1));

@@ -243,20 +243,8 @@ fn malformed(what: &str, found: &Value) -> SelectorError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::selector::test_support::{labels, selects};
     use serde_json::json;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn selects(selector: &str, pairs: &[(&str, &str)]) -> bool {
-        LabelSelector::parse(selector)
-            .unwrap()
-            .matches(&labels(pairs))
-    }
 
     #[test]
     fn should_require_every_requirement() {

@@ -6,9 +6,9 @@ use std::fmt;
 use serde_json::Value;
 
 use super::labels::Labels;
-use super::names::{label_value_errors, qualified_name_errors};
 use super::SelectorError;
 use crate::field::{ErrorType, FieldError};
+use crate::validation::{is_qualified_name, is_valid_label_value};
 
 /// The comparison a requirement makes, named as in `k8s.io/apimachinery/pkg/selection`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,7 +99,7 @@ impl Requirement {
             }
         }
         for (i, value) in values.iter().enumerate() {
-            let complaints = label_value_errors(value);
+            let complaints = is_valid_label_value(value);
             if !complaints.is_empty() {
                 let path = format!("values[{i}][{key}]");
                 errors.push(
@@ -186,7 +186,7 @@ impl fmt::Display for Requirement {
 /// A validated key, or upstream's complaint with the given field path; the parser
 /// passes `<nil>` because upstream validates there with a nil path.
 pub(super) fn invalid_key(key: &str, path: &str) -> Option<String> {
-    let complaints = qualified_name_errors(key);
+    let complaints = is_qualified_name(key);
     (!complaints.is_empty())
         .then(|| FieldError::invalid(path, &Value::from(key), complaints.join("; ")).to_string())
 }
@@ -222,24 +222,10 @@ fn aggregate(mut errors: Vec<String>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use serde_json::json;
 
+    use crate::selector::test_support::selects;
     use crate::selector::LabelSelector;
-
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    fn selects(selector: &str, pairs: &[(&str, &str)]) -> bool {
-        LabelSelector::parse(selector)
-            .unwrap()
-            .matches(&labels(pairs))
-    }
 
     #[test]
     fn should_match_equality_operators() {

@@ -132,12 +132,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::table::test_support::now;
 
     fn node_with(conditions: Value, unschedulable: bool, labels: Value) -> Value {
         json!({"metadata": {"name": "n1", "labels": labels, "creationTimestamp": "2024-12-30T09:00:00Z"},

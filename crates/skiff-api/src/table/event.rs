@@ -112,12 +112,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::table::test_support::now;
 
     #[test]
     fn should_print_a_core_event_in_column_order() {

@@ -225,12 +225,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::table::test_support::now;
 
     fn pod(spec: Value, status: Value) -> Value {
         json!({"metadata": {"name": "web", "creationTimestamp": "2025-01-01T11:00:00Z"}, "spec": spec, "status": status})

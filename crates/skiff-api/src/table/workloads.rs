@@ -214,12 +214,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2025-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::table::test_support::now;
 
     fn template(containers: Value) -> Value {
         json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}})

@@ -6,15 +6,15 @@
 use serde_json::{Map, Value};
 
 use super::meta::{
-    invalid_selector, validate_label_selector, validate_object_meta, LabelSelector,
-    SELECTOR_DOES_NOT_MATCH,
+    has_no_requirements, invalid_selector, validate_label_selector, validate_object_meta,
+    LabelSelector, SELECTOR_DOES_NOT_MATCH,
 };
 use super::names::{is_valid_percent, name_is_dns1123_label, name_is_dns1123_subdomain};
 use super::pod::{validate_pod_template, validate_template_metadata};
 use super::render::{go_int_or_string, go_quote, go_string_map, invalid_rendered};
 use super::{
-    array_of, child, int_of, is_set, object_of, semantically_equal, string_or_empty,
-    validate_nonnegative, FIELD_IMMUTABLE,
+    child, int_of, is_set, object_of, semantically_equal, string_or_empty, validate_nonnegative,
+    validate_nonnegative_fields, FIELD_IMMUTABLE,
 };
 use crate::field::{ErrorType, FieldError};
 use crate::registry::Kind;
@@ -31,23 +31,25 @@ pub(super) fn template_labels(template: Option<&Value>) -> Option<&Map<String, V
         .and_then(|m| object_of(m, "labels"))
 }
 
-/// A selector that must be set, valid and not empty (`empty selector is invalid for <kind>`).
-fn validate_required_selector(spec: &Value, word: &str) -> Vec<FieldError> {
+/// `spec.selector`, which must be set and valid.
+pub(super) fn validate_required_selector(spec: &Value) -> Vec<FieldError> {
     match spec.get("selector").filter(|s| !s.is_null()) {
         None => vec![FieldError::required("spec.selector", "")],
-        Some(selector) => {
-            let mut errors = validate_label_selector(Some(selector), "spec.selector");
-            let labels = object_of(selector, "matchLabels").map_or(0, Map::len);
-            if labels + array_of(selector, "matchExpressions").len() == 0 {
-                errors.push(invalid_selector(
-                    "spec.selector",
-                    selector,
-                    &format!("empty selector is invalid for {word}"),
-                ));
-            }
-            errors
-        }
+        Some(selector) => validate_label_selector(Some(selector), "spec.selector"),
     }
+}
+
+/// `empty selector is invalid for <word>`: a set selector without requirements
+/// would select every pod of the namespace.
+fn empty_selector_error(selector: Option<&Value>, word: &str) -> Option<FieldError> {
+    let selector = selector.filter(|s| !s.is_null())?;
+    has_no_requirements(selector).then(|| {
+        invalid_selector(
+            "spec.selector",
+            selector,
+            &format!("empty selector is invalid for {word}"),
+        )
+    })
 }
 
 /// `Invalid(spec.template.metadata.labels)` when the selector would not select the template.
@@ -66,16 +68,23 @@ pub(super) fn template_not_selected(
     })
 }
 
-/// `ValidatePodTemplateSpecForReplicaSet`, shared by Deployments and ReplicaSets
-/// (hence "in ReplicaSet" in the message for both, as upstream).
-fn validate_template_for_replica_set(
-    selector: &LabelSelector,
-    template: Option<&Value>,
-) -> Vec<FieldError> {
-    let path = "spec.template";
-    let mut errors = Vec::new();
+/// The selector, then `ValidatePodTemplateSpecForReplicaSet`, shared by
+/// Deployments and ReplicaSets (hence "deployment" in the empty-selector message
+/// and "in ReplicaSet" in the deadline message for both, as upstream).
+fn validate_selector_and_template_for_replica_set(spec: &Value) -> Vec<FieldError> {
+    let mut errors = validate_required_selector(spec);
+    errors.extend(empty_selector_error(spec.get("selector"), "deployment"));
+    let Some(selector) = LabelSelector::from_json(spec.get("selector")) else {
+        errors.push(invalid_selector(
+            "spec.selector",
+            &spec["selector"],
+            "invalid label selector",
+        ));
+        return errors;
+    };
+    let (template, path) = (spec.get("template"), "spec.template");
     if !selector.is_empty() {
-        errors.extend(template_not_selected(selector, template, path));
+        errors.extend(template_not_selected(&selector, template, path));
     }
     errors.extend(validate_pod_template(template, path));
     errors.extend(require_restart_always(template, "ReplicaSet"));
@@ -143,32 +152,15 @@ fn not_more_than_100_percent(value: Option<&Value>, path: &str) -> Option<FieldE
 pub fn validate_deployment(obj: &Value) -> Vec<FieldError> {
     let mut errors = validate_object_meta(obj, true, name_is_dns1123_subdomain);
     let spec = spec_of(obj);
-    errors.extend(validate_nonnegative(
-        int_of(spec, "replicas"),
-        "spec.replicas",
-    ));
-    errors.extend(validate_required_selector(spec, "deployment"));
-    match LabelSelector::from_json(spec.get("selector")) {
-        None => errors.push(invalid_selector(
-            "spec.selector",
-            &spec["selector"],
-            "invalid label selector",
-        )),
-        Some(selector) => errors.extend(validate_template_for_replica_set(
-            &selector,
-            spec.get("template"),
-        )),
-    }
+    errors.extend(validate_nonnegative_fields(spec, "spec", &["replicas"]));
+    errors.extend(validate_selector_and_template_for_replica_set(spec));
     errors.extend(validate_deployment_strategy(
         spec.get("strategy").unwrap_or(&Value::Null),
     ));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "minReadySeconds"),
-        "spec.minReadySeconds",
-    ));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "revisionHistoryLimit"),
-        "spec.revisionHistoryLimit",
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["minReadySeconds", "revisionHistoryLimit"],
     ));
     if let Some(deadline) = int_of(spec, "progressDeadlineSeconds") {
         errors.extend(validate_nonnegative(
@@ -228,26 +220,12 @@ fn validate_deployment_strategy(strategy: &Value) -> Vec<FieldError> {
 pub fn validate_replica_set(obj: &Value) -> Vec<FieldError> {
     let mut errors = validate_object_meta(obj, true, name_is_dns1123_subdomain);
     let spec = spec_of(obj);
-    errors.extend(validate_nonnegative(
-        int_of(spec, "replicas"),
-        "spec.replicas",
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["replicas", "minReadySeconds"],
     ));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "minReadySeconds"),
-        "spec.minReadySeconds",
-    ));
-    errors.extend(validate_required_selector(spec, "deployment"));
-    match LabelSelector::from_json(spec.get("selector")) {
-        None => errors.push(invalid_selector(
-            "spec.selector",
-            &spec["selector"],
-            "invalid label selector",
-        )),
-        Some(selector) => errors.extend(validate_template_for_replica_set(
-            &selector,
-            spec.get("template"),
-        )),
-    }
+    errors.extend(validate_selector_and_template_for_replica_set(spec));
     errors
 }
 
@@ -314,21 +292,20 @@ pub fn validate_stateful_set(obj: &Value) -> Vec<FieldError> {
             }
         }
     }
-    errors.extend(validate_nonnegative(
-        int_of(spec, "replicas"),
-        "spec.replicas",
-    ));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "minReadySeconds"),
-        "spec.minReadySeconds",
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["replicas", "minReadySeconds"],
     ));
     if let Some(ordinals) = spec.get("ordinals") {
-        errors.extend(validate_nonnegative(
-            int_of(ordinals, "start"),
-            "spec.ordinals.start",
+        errors.extend(validate_nonnegative_fields(
+            ordinals,
+            "spec.ordinals",
+            &["start"],
         ));
     }
-    errors.extend(validate_required_selector(spec, "statefulset"));
+    errors.extend(validate_required_selector(spec));
+    errors.extend(empty_selector_error(spec.get("selector"), "statefulset"));
     match LabelSelector::from_json(spec.get("selector")) {
         None => errors.push(invalid_selector("spec.selector", &spec["selector"], "")),
         Some(selector) => {
@@ -388,32 +365,21 @@ pub fn validate_daemon_set(obj: &Value) -> Vec<FieldError> {
             "spec.template",
         ));
     }
-    if let Some(selector) = selector_json {
-        let labels = object_of(selector, "matchLabels").map_or(0, Map::len);
-        if labels + array_of(selector, "matchExpressions").len() == 0 {
-            errors.push(invalid_selector(
-                "spec.selector",
-                selector,
-                "empty selector is invalid for daemonset",
-            ));
-        }
-    }
+    errors.extend(empty_selector_error(selector_json, "daemonset"));
     errors.extend(validate_pod_template(spec.get("template"), "spec.template"));
     errors.extend(require_restart_always(spec.get("template"), "DaemonSet"));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "minReadySeconds"),
-        "spec.minReadySeconds",
-    ));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "templateGeneration"),
-        "spec.templateGeneration",
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["minReadySeconds", "templateGeneration"],
     ));
     errors.extend(validate_daemon_set_update_strategy(
         spec.get("updateStrategy").unwrap_or(&Value::Null),
     ));
-    errors.extend(validate_nonnegative(
-        int_of(spec, "revisionHistoryLimit"),
-        "spec.revisionHistoryLimit",
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["revisionHistoryLimit"],
     ));
     errors
 }
@@ -480,29 +446,14 @@ pub(super) fn selector_immutable(new: &Value, old: &Value) -> Option<FieldError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::{messages, pod_template};
     use serde_json::json;
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
-
-    fn template(labels: Value, restart_policy: &str) -> Value {
-        json!({
-            "metadata": {"labels": labels},
-            "spec": {
-                "containers": [{"name": "web", "image": "nginx:1.25", "imagePullPolicy": "IfNotPresent",
-                                "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}],
-                "restartPolicy": restart_policy, "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-                "schedulerName": "default-scheduler", "securityContext": {}
-            }
-        })
-    }
 
     fn deployment() -> Value {
         json!({
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {
-                "replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": template(json!({"app": "web"}), "Always"),
+                "replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": pod_template(json!({"app": "web"}), "Always"),
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
                 "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600
             }
@@ -606,7 +557,7 @@ mod tests {
     fn should_validate_stateful_sets_and_forbid_other_spec_changes() {
         let sts = json!({
             "metadata": {"name": "db", "namespace": "default"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}, "template": template(json!({"app": "db"}), "Always"),
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}, "template": pod_template(json!({"app": "db"}), "Always"),
                      "serviceName": "db", "podManagementPolicy": "OrderedReady",
                      "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}, "revisionHistoryLimit": 10}
         });
@@ -623,10 +574,41 @@ mod tests {
     }
 
     #[test]
+    fn should_name_the_kind_when_refusing_an_empty_selector() {
+        let mut sts = json!({
+            "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"replicas": 1, "selector": {}, "template": pod_template(json!({"app": "db"}), "Always"),
+                     "serviceName": "db", "podManagementPolicy": "OrderedReady",
+                     "updateStrategy": {"type": "OnDelete"}}
+        });
+        assert_eq!(
+            messages(validate_stateful_set(&sts)),
+            vec!["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for statefulset"]
+        );
+        sts["spec"]["selector"] = json!(null);
+        assert_eq!(
+            messages(validate_stateful_set(&sts)),
+            vec![
+                "spec.selector: Required value",
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"db\"}: `selector` does not match template `labels`",
+            ]
+        );
+        let ds = json!({
+            "metadata": {"name": "agent", "namespace": "default"},
+            "spec": {"selector": {"matchLabels": {}}, "template": pod_template(json!({"app": "agent"}), "Always"),
+                     "updateStrategy": {"type": "OnDelete"}}
+        });
+        assert_eq!(
+            messages(validate_daemon_set(&ds)),
+            vec!["spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for daemonset"]
+        );
+    }
+
+    #[test]
     fn should_check_daemon_set_strategies() {
         let mut ds = json!({
             "metadata": {"name": "agent", "namespace": "default"},
-            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template(json!({"app": "agent"}), "Always"),
+            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": pod_template(json!({"app": "agent"}), "Always"),
                      "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}, "revisionHistoryLimit": 10}
         });
         assert_eq!(messages(validate_daemon_set(&ds)), Vec::<String>::new());

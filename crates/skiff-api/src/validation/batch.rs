@@ -3,15 +3,17 @@
 
 use serde_json::{Map, Value};
 
-use super::apps::{selector_immutable, spec_of, template_labels, template_not_selected};
+use super::apps::{
+    selector_immutable, spec_of, template_labels, template_not_selected, validate_required_selector,
+};
 use super::cron::parse_standard_schedule;
-use super::meta::{invalid_selector, validate_label_selector, validate_object_meta, LabelSelector};
+use super::meta::{invalid_selector, validate_object_meta, LabelSelector};
 use super::names::{is_dns1123_label, name_is_dns1123_subdomain};
 use super::pod::validate_pod_template;
 use super::render::{go_quote, go_string_map, invalid_rendered};
 use super::{
-    child, int_of, is_set, key, semantically_equal, str_of, string_or_empty, validate_nonnegative,
-    FIELD_IMMUTABLE,
+    child, int_of, is_set, key, semantically_equal, str_of, string_or_empty,
+    validate_nonnegative_fields, FIELD_IMMUTABLE,
 };
 use crate::defaults::{
     CONTROLLER_UID_LABEL, JOB_NAME_LABEL, LEGACY_CONTROLLER_UID_LABEL, LEGACY_JOB_NAME_LABEL,
@@ -24,10 +26,7 @@ pub fn validate_job(obj: &Value) -> Vec<FieldError> {
     errors.extend(validate_generated_selector(obj));
     let spec = spec_of(obj);
     errors.extend(validate_job_spec(spec, "spec"));
-    match spec.get("selector").filter(|s| !s.is_null()) {
-        None => errors.push(FieldError::required("spec.selector", "")),
-        Some(selector) => errors.extend(validate_label_selector(Some(selector), "spec.selector")),
-    }
+    errors.extend(validate_required_selector(spec));
     if let Some(selector) = spec
         .get("selector")
         .and_then(|s| LabelSelector::from_json(Some(s)))
@@ -41,10 +40,7 @@ pub fn validate_job(obj: &Value) -> Vec<FieldError> {
     let indexed = str_of(spec, "completionMode") == Some("Indexed");
     if let (true, Some(completions)) = (indexed, int_of(spec, "completions").filter(|c| *c > 0)) {
         // An indexed Job's pods are `<name>-<index>`, a hostname.
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = metadata_str(obj, "name");
         let last_hostname = format!("{name}-{}", completions - 1);
         if !is_dns1123_label(&last_hostname).is_empty() {
             errors.push(FieldError::invalid(
@@ -55,6 +51,12 @@ pub fn validate_job(obj: &Value) -> Vec<FieldError> {
         }
     }
     errors
+}
+
+/// A string of the object's metadata, empty when absent (Go's zero value).
+fn metadata_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.get("metadata")
+        .map_or("", |meta| string_or_empty(meta, field))
 }
 
 /// `validateGeneratedSelector`: unless `manualSelector`, the selector and the
@@ -68,14 +70,8 @@ fn validate_generated_selector(obj: &Value) -> Vec<FieldError> {
     let Some(selector) = spec.get("selector").filter(|s| !s.is_null()) else {
         return errors;
     };
-    let uid = obj
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let uid = metadata_str(obj, "uid");
+    let name = metadata_str(obj, "name");
     if uid.is_empty() {
         errors.push(FieldError::required("metadata.uid", ""));
     }
@@ -125,19 +121,17 @@ fn validate_generated_selector(obj: &Value) -> Vec<FieldError> {
 
 /// `validateJobSpec`: what a Job and a CronJob's job template share.
 fn validate_job_spec(spec: &Value, path: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    for field in [
-        "parallelism",
-        "completions",
-        "activeDeadlineSeconds",
-        "backoffLimit",
-        "ttlSecondsAfterFinished",
-    ] {
-        errors.extend(validate_nonnegative(
-            int_of(spec, field),
-            &child(path, field),
-        ));
-    }
+    let mut errors = validate_nonnegative_fields(
+        spec,
+        path,
+        &[
+            "parallelism",
+            "completions",
+            "activeDeadlineSeconds",
+            "backoffLimit",
+            "ttlSecondsAfterFinished",
+        ],
+    );
     if let Some(mode) = str_of(spec, "completionMode") {
         if mode != "NonIndexed" && mode != "Indexed" {
             errors.push(FieldError::not_supported(
@@ -329,9 +323,10 @@ pub fn validate_cron_job(obj: &Value) -> Vec<FieldError> {
             }
         }
     }
-    errors.extend(validate_nonnegative(
-        int_of(spec, "startingDeadlineSeconds"),
-        "spec.startingDeadlineSeconds",
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["startingDeadlineSeconds"],
     ));
     if let Some(zone) = str_of(spec, "timeZone") {
         errors.extend(validate_time_zone(zone));
@@ -361,16 +356,12 @@ pub fn validate_cron_job(obj: &Value) -> Vec<FieldError> {
             &["nil", "false"],
         ));
     }
-    for field in ["successfulJobsHistoryLimit", "failedJobsHistoryLimit"] {
-        errors.extend(validate_nonnegative(
-            int_of(spec, field),
-            &child("spec", field),
-        ));
-    }
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    errors.extend(validate_nonnegative_fields(
+        spec,
+        "spec",
+        &["successfulJobsHistoryLimit", "failedJobsHistoryLimit"],
+    ));
+    let name = metadata_str(obj, "name");
     if name.len() > MAX_CRON_JOB_NAME_LENGTH {
         errors.push(FieldError::invalid(
             "metadata.name",
@@ -420,23 +411,8 @@ fn validate_time_zone(zone: &str) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::{messages, pod_template};
     use serde_json::json;
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
-
-    fn template(labels: Value, restart_policy: &str) -> Value {
-        json!({
-            "metadata": {"labels": labels},
-            "spec": {
-                "containers": [{"name": "web", "image": "nginx:1.25", "imagePullPolicy": "IfNotPresent",
-                                "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File"}],
-                "restartPolicy": restart_policy, "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-                "schedulerName": "default-scheduler", "securityContext": {}
-            }
-        })
-    }
 
     fn job(restart_policy: &str) -> Value {
         let labels = json!({"app": "pi", "controller-uid": "u1", "job-name": "pi",
@@ -446,7 +422,7 @@ mod tests {
             "spec": {"parallelism": 1, "completions": 1, "backoffLimit": 6, "completionMode": "NonIndexed", "suspend": false,
                      "manualSelector": false, "podReplacementPolicy": "TerminatingOrFailed",
                      "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "u1"}},
-                     "template": template(labels, restart_policy)}
+                     "template": pod_template(labels, restart_policy)}
         })
     }
 
@@ -503,7 +479,7 @@ mod tests {
             "metadata": {"name": "hello", "namespace": "default"},
             "spec": {"schedule": schedule, "concurrencyPolicy": "Allow", "suspend": false,
                      "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1,
-                     "jobTemplate": {"spec": {"template": template(json!({}), "OnFailure")}}}
+                     "jobTemplate": {"spec": {"template": pod_template(json!({}), "OnFailure")}}}
         })
     }
 

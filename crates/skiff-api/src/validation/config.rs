@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::meta::{validate_finalizer_name, validate_object_meta};
 use super::names::{
@@ -53,18 +53,10 @@ pub fn validate_config_map(config_map: &Value) -> Vec<FieldError> {
         }
         total += value.as_str().map_or(0, str::len);
     }
-    for (k, value) in binary.into_iter().flatten() {
-        let path = key("binaryData", k);
-        errors.extend(invalid_each(&path, k, is_config_map_key(k)));
-        match decode_base64(value.as_str().unwrap_or_default()) {
-            Ok(bytes) => total += bytes.len(),
-            Err(message) => errors.push(invalid_rendered(
-                path,
-                go_quote("<binary contents redacted>"),
-                message,
-            )),
-        }
-    }
+    let (binary_errors, binary_size) =
+        validate_base64_entries(binary, "binaryData", "<binary contents redacted>");
+    errors.extend(binary_errors);
+    total += binary_size;
     if total > MAX_SECRET_SIZE {
         // Upstream passes an empty path: the error is about the whole object.
         errors.push(too_long("", MAX_SECRET_SIZE));
@@ -100,24 +92,34 @@ fn validate_immutable_payload(new: &Value, old: &Value, fields: &[&str]) -> Vec<
     errors
 }
 
-/// `ValidateSecret`: keys, base64 values, size, and the keys each type needs.
-pub fn validate_secret(secret: &Value) -> Vec<FieldError> {
-    let mut errors = validate_object_meta(secret, true, name_is_dns1123_subdomain);
-    let data = object_of(secret, "data");
+/// The keys of a map of base64 values (a Secret's `data`, a ConfigMap's
+/// `binaryData`), and the decoded size of the values. A value that does not
+/// decode is reported as `redacted`, never with its contents.
+fn validate_base64_entries(
+    entries: Option<&Map<String, Value>>,
+    field: &str,
+    redacted: &str,
+) -> (Vec<FieldError>, usize) {
+    let mut errors = Vec::new();
     let mut total = 0;
-    for (k, value) in data.into_iter().flatten() {
-        let path = key("data", k);
+    for (k, value) in entries.into_iter().flatten() {
+        let path = key(field, k);
         errors.extend(invalid_each(&path, k, is_config_map_key(k)));
         // Upstream decodes the base64 while reading the JSON; a bad value never reaches validation.
         match decode_base64(value.as_str().unwrap_or_default()) {
             Ok(bytes) => total += bytes.len(),
-            Err(message) => errors.push(invalid_rendered(
-                path,
-                go_quote("<secret contents redacted>"),
-                message,
-            )),
+            Err(message) => errors.push(invalid_rendered(path, go_quote(redacted), message)),
         }
     }
+    (errors, total)
+}
+
+/// `ValidateSecret`: keys, base64 values, size, and the keys each type needs.
+pub fn validate_secret(secret: &Value) -> Vec<FieldError> {
+    let mut errors = validate_object_meta(secret, true, name_is_dns1123_subdomain);
+    let data = object_of(secret, "data");
+    let (data_errors, total) = validate_base64_entries(data, "data", "<secret contents redacted>");
+    errors.extend(data_errors);
     if total > MAX_SECRET_SIZE {
         errors.push(too_long("data", MAX_SECRET_SIZE));
     }
@@ -531,11 +533,8 @@ pub fn validate_events_v1_event(event: &Value) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::messages;
     use serde_json::json;
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
 
     #[test]
     fn should_require_namespace_names_to_be_dns_labels() {

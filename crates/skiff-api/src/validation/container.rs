@@ -49,14 +49,11 @@ pub fn validate_containers(
                 &Value::from(name),
             ));
         }
-        if let Some(lifecycle) = container.get("lifecycle").filter(|l| !l.is_null()) {
-            errors.extend(validate_lifecycle(
-                lifecycle,
-                &child(&container_path, "lifecycle"),
-                pod.grace_period,
-            ));
-        }
-        errors.extend(validate_probes(container, &container_path));
+        errors.extend(validate_lifecycle_and_probes(
+            container,
+            &container_path,
+            pod,
+        ));
         if is_set(container, "restartPolicy") {
             errors.push(FieldError::forbidden(
                 child(&container_path, "restartPolicy"),
@@ -65,6 +62,25 @@ pub fn validate_containers(
         }
     }
     errors.extend(check_host_port_conflicts(containers, path));
+    errors
+}
+
+/// The lifecycle hooks and probes of a container that keeps running: a regular
+/// container, or a sidecar (an init container with `restartPolicy: Always`).
+fn validate_lifecycle_and_probes(
+    container: &Value,
+    container_path: &str,
+    pod: &PodContext,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(lifecycle) = container.get("lifecycle").filter(|l| !l.is_null()) {
+        errors.extend(validate_lifecycle(
+            lifecycle,
+            &child(container_path, "lifecycle"),
+            pod.grace_period,
+        ));
+    }
+    errors.extend(validate_probes(container, container_path));
     errors
 }
 
@@ -105,14 +121,11 @@ pub fn validate_init_containers(
             path,
         ));
         if restart_policy == Some("Always") {
-            if let Some(lifecycle) = container.get("lifecycle").filter(|l| !l.is_null()) {
-                errors.extend(validate_lifecycle(
-                    lifecycle,
-                    &child(&container_path, "lifecycle"),
-                    pod.grace_period,
-                ));
-            }
-            errors.extend(validate_probes(container, &container_path));
+            errors.extend(validate_lifecycle_and_probes(
+                container,
+                &container_path,
+                pod,
+            ));
         } else {
             for field in [
                 "lifecycle",
@@ -507,15 +520,12 @@ fn validate_handler(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::messages;
     use serde_json::json;
 
     /// A host port conflict key as upstream prints it.
     fn host_port_key(protocol: &str, port: i64) -> String {
         super::super::render::go_quote(&format!("{protocol}//{port}"))
-    }
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
     }
 
     fn check(containers: Value) -> Vec<String> {

@@ -206,11 +206,8 @@ pub fn validate_endpoint_slice_update(new: &Value, old: &Value) -> Vec<FieldErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::messages;
     use serde_json::json;
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
 
     #[test]
     fn should_check_endpoint_slices() {

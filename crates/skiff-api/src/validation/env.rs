@@ -215,11 +215,8 @@ pub fn validate_env_from(sources: &[Value], path: &str) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::messages;
     use serde_json::json;
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
 
     #[test]
     fn should_check_env_sources() {

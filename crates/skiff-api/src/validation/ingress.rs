@@ -301,11 +301,8 @@ pub fn validate_ingress_class_update(new: &Value, old: &Value) -> Vec<FieldError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::messages;
     use serde_json::json;
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
 
     fn ingress(paths: Value) -> Value {
         json!({"metadata": {"name": "ing", "namespace": "d"}, "spec": {"rules": [{"http": {"paths": paths}}]}})

@@ -331,11 +331,11 @@ impl LabelSelector {
         let Some(selector) = selector.filter(|s| !s.is_null()) else {
             return Some(LabelSelector::Nothing);
         };
-        let match_labels = selector.get("matchLabels").and_then(Value::as_object);
-        let expressions = array_of(selector, "matchExpressions");
-        if match_labels.is_none_or(Map::is_empty) && expressions.is_empty() {
+        if has_no_requirements(selector) {
             return Some(LabelSelector::Everything);
         }
+        let match_labels = selector.get("matchLabels").and_then(Value::as_object);
+        let expressions = array_of(selector, "matchExpressions");
         let mut requirements = Vec::new();
         for (k, v) in match_labels.into_iter().flatten() {
             let value = v.as_str()?;
@@ -403,6 +403,16 @@ impl LabelSelector {
             }
         }
     }
+}
+
+/// Whether a `metav1.LabelSelector` has neither `matchLabels` nor
+/// `matchExpressions`, and so selects everything.
+pub fn has_no_requirements(selector: &Value) -> bool {
+    selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(Map::is_empty)
+        && array_of(selector, "matchExpressions").is_empty()
 }
 
 /// The message every workload gives when its template would not be selected.

@@ -611,4 +611,58 @@ mod tests {
         assert!(!is_valid_percent("25").is_empty());
         assert!(!is_valid_percent("%").is_empty());
     }
+
+    // The key and value checks label selectors apply (selector::requirement).
+
+    #[test]
+    fn should_accept_plain_and_prefixed_keys() {
+        assert!(is_qualified_name("app").is_empty());
+        assert!(is_qualified_name("app.kubernetes.io/name").is_empty());
+        assert!(is_qualified_name("A_b-c.9").is_empty());
+    }
+
+    #[test]
+    fn should_word_a_bad_name_part_as_kubernetes_does() {
+        assert_eq!(
+            is_qualified_name("app:"),
+            vec!["name part must consist of alphanumeric characters, '-', '_' or '.', and must start \
+                  and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', \
+                  regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+                .to_string()]
+        );
+    }
+
+    #[test]
+    fn should_report_both_complaints_for_an_empty_name() {
+        let errors = is_qualified_name("example.com/");
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0], "name part must be non-empty");
+    }
+
+    #[test]
+    fn should_refuse_an_uppercase_prefix_and_too_many_slashes() {
+        let errors = is_qualified_name("Example.com/x");
+        assert!(errors[0].starts_with("prefix part a lowercase RFC 1123 subdomain"));
+        assert!(is_qualified_name("a/b/c")[0].starts_with("a qualified name must consist"));
+    }
+
+    #[test]
+    fn should_limit_names_and_values_to_63_characters() {
+        let long = "a".repeat(64);
+        assert_eq!(
+            is_qualified_name(&long),
+            vec!["name part must be no more than 63 characters"]
+        );
+        assert_eq!(
+            is_valid_label_value(&long),
+            vec!["must be no more than 63 characters"]
+        );
+        assert!(is_valid_label_value(&"a".repeat(63)).is_empty());
+    }
+
+    #[test]
+    fn should_accept_an_empty_label_value_but_not_a_dangling_dash() {
+        assert!(is_valid_label_value("").is_empty());
+        assert!(is_valid_label_value("v1-").len() == 1);
+    }
 }

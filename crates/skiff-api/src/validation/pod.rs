@@ -480,38 +480,20 @@ fn validate_tolerations(tolerations: &[Value], path: &str) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::{defaulted_pod_spec, messages, pod};
     use serde_json::json;
-
-    fn pod(spec: Value) -> Value {
-        json!({"metadata": {"name": "web", "namespace": "default"}, "spec": spec})
-    }
-
-    fn defaulted_spec() -> Value {
-        json!({
-            "containers": [{"name": "web", "image": "nginx:1.25", "imagePullPolicy": "IfNotPresent",
-                            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-                            "ports": [{"containerPort": 80, "protocol": "TCP"}]}],
-            "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-            "schedulerName": "default-scheduler", "securityContext": {},
-            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]
-        })
-    }
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
 
     #[test]
     fn should_accept_a_defaulted_pod() {
         assert_eq!(
-            messages(validate_pod_create(&pod(defaulted_spec()))),
+            messages(validate_pod_create(&pod(defaulted_pod_spec()))),
             Vec::<String>::new()
         );
     }
 
     #[test]
     fn should_list_supported_restart_and_dns_policies() {
-        let mut spec = defaulted_spec();
+        let mut spec = defaulted_pod_spec();
         spec["restartPolicy"] = json!("Sometimes");
         spec["dnsPolicy"] = json!("Cluster");
         assert_eq!(
@@ -525,7 +507,7 @@ mod tests {
 
     #[test]
     fn should_check_volumes() {
-        let mut spec = defaulted_spec();
+        let mut spec = defaulted_pod_spec();
         spec["volumes"] = json!([{"name": "a", "emptyDir": {}, "hostPath": {"path": "/x"}}, {"name": "B", "configMap": {}}, {"name": "c"}]);
         assert_eq!(
             messages(validate_pod_create(&pod(spec))),
@@ -540,7 +522,7 @@ mod tests {
 
     #[test]
     fn should_check_tolerations() {
-        let mut spec = defaulted_spec();
+        let mut spec = defaulted_pod_spec();
         spec["tolerations"] = json!([{"operator": "Equal", "value": "x"}, {"key": "k", "tolerationSeconds": 5, "effect": "NoSchedule"}]);
         assert_eq!(
             messages(validate_pod_create(&pod(spec))),
@@ -553,7 +535,7 @@ mod tests {
 
     #[test]
     fn should_bound_active_deadline_seconds() {
-        let mut spec = defaulted_spec();
+        let mut spec = defaulted_pod_spec();
         spec["activeDeadlineSeconds"] = json!(0);
         assert_eq!(
             messages(validate_pod_create(&pod(spec))),
@@ -563,7 +545,7 @@ mod tests {
 
     #[test]
     fn should_name_the_template_labels_path_as_upstream() {
-        let template = json!({"metadata": {"labels": {"app": "-x"}}, "spec": defaulted_spec()});
+        let template = json!({"metadata": {"labels": {"app": "-x"}}, "spec": defaulted_pod_spec()});
         let errors = validate_pod_template(Some(&template), "spec.template");
         assert!(errors[0]
             .to_string()

@@ -178,30 +178,12 @@ fn describe_differences(old: &Value, new: &Value, path: &str, out: &mut String) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::{defaulted_pod_spec, messages, pod};
     use serde_json::json;
-
-    fn pod(spec: Value) -> Value {
-        json!({"metadata": {"name": "web", "namespace": "default"}, "spec": spec})
-    }
-
-    fn defaulted_spec() -> Value {
-        json!({
-            "containers": [{"name": "web", "image": "nginx:1.25", "imagePullPolicy": "IfNotPresent",
-                            "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
-                            "ports": [{"containerPort": 80, "protocol": "TCP"}]}],
-            "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-            "schedulerName": "default-scheduler", "securityContext": {},
-            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]
-        })
-    }
-
-    fn messages(errors: Vec<FieldError>) -> Vec<String> {
-        errors.iter().map(ToString::to_string).collect()
-    }
 
     #[test]
     fn should_allow_an_image_update() {
-        let old = pod(defaulted_spec());
+        let old = pod(defaulted_pod_spec());
         let mut new = old.clone();
         new["spec"]["containers"][0]["image"] = json!("nginx:1.26");
         new["spec"]["activeDeadlineSeconds"] = json!(100);
@@ -213,7 +195,7 @@ mod tests {
 
     #[test]
     fn should_refuse_other_pod_spec_changes_with_the_upstream_sentence() {
-        let old = pod(defaulted_spec());
+        let old = pod(defaulted_pod_spec());
         let mut new = old.clone();
         new["spec"]["containers"][0]["ports"][0]["containerPort"] = json!(81);
         let errors = validate_pod_update(&new, &old);
@@ -228,7 +210,7 @@ mod tests {
 
     #[test]
     fn should_refuse_adding_a_container_or_removing_a_toleration() {
-        let old = pod(defaulted_spec());
+        let old = pod(defaulted_pod_spec());
         let mut new = old.clone();
         new["spec"]["tolerations"] = json!([]);
         assert_eq!(
@@ -250,7 +232,7 @@ mod tests {
 
     #[test]
     fn should_refuse_a_longer_deadline() {
-        let mut old = pod(defaulted_spec());
+        let mut old = pod(defaulted_pod_spec());
         old["spec"]["activeDeadlineSeconds"] = json!(10);
         let mut new = old.clone();
         new["spec"]["activeDeadlineSeconds"] = json!(20);
