@@ -22,7 +22,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { node_monitor_grace_period: Duration::from_secs(40), default_toleration_seconds: 300 }
+        Self {
+            node_monitor_grace_period: Duration::from_secs(40),
+            default_toleration_seconds: 300,
+        }
     }
 }
 

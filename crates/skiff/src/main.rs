@@ -48,6 +48,12 @@ struct ServerArgs {
     /// Seconds between compactions of the store's history.
     #[arg(long, default_value_t = 300)]
     compaction_interval: u64,
+    /// Seconds a node may go without renewing its Lease before it is Ready=Unknown and tainted.
+    #[arg(long, default_value_t = 40)]
+    node_monitor_grace_period_seconds: u64,
+    /// The tolerationSeconds assumed for pods without a not-ready/unreachable toleration.
+    #[arg(long, default_value_t = 300)]
+    default_toleration_seconds: i64,
 }
 
 fn main() -> ExitCode {
@@ -110,7 +116,12 @@ async fn server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         server.admin_token(),
     )?;
     let client = kubeconfig::client(&url, server.ca_cert_pem(), server.component_token()).await?;
-    let controllers = skiff_controllers::Options::default();
+    let controllers = skiff_controllers::Options {
+        node_monitor_grace_period: std::time::Duration::from_secs(
+            args.node_monitor_grace_period_seconds.max(1),
+        ),
+        default_toleration_seconds: args.default_toleration_seconds,
+    };
     let loops = async {
         tokio::try_join!(
             async {
