@@ -321,7 +321,9 @@ fn should_create_replace_edit_describe_and_delete() {
         "reason": "Reloaded", "note": "settings were reloaded", "type": "Normal",
         "action": "Reload", "reportingController": "skiff-test", "reportingInstance": "skiff-test-1",
     });
-    cluster.kubectl_stdin(&["create", "-f", "-"], &event.to_string()).success();
+    cluster
+        .kubectl_stdin(&["create", "-f", "-"], &event.to_string())
+        .success();
     let described = cluster
         .kubectl(&["describe", "cm", "settings", "-n", "team"])
         .success()
@@ -334,7 +336,9 @@ fn should_create_replace_edit_describe_and_delete() {
     );
     assert!(described.contains("Events:"), "{described}");
     assert!(
-        described.lines().any(|l| l.contains("Normal") && l.contains("Reloaded") && l.contains("settings were reloaded")),
+        described.lines().any(|l| l.contains("Normal")
+            && l.contains("Reloaded")
+            && l.contains("settings were reloaded")),
         "{described}"
     );
 
