@@ -6,10 +6,13 @@
 //!   A watch replays it; a list at an older revision undoes the changes made since;
 //! - `meta`: the current and the compacted revision.
 //!
-//! Every write is one redb write transaction committed with immediate durability. A
-//! writer holds `writer` from the start of its transaction until its event is broadcast,
-//! so live events go out in revision order. redb calls block, so they run on
-//! `spawn_blocking`.
+//! Writes are group-committed: writes that arrive while a commit is under way wait in
+//! `pending`, and the next commit applies all of them in one redb write transaction with
+//! immediate durability, so many writers share one fsync (etcd batches the same way).
+//! Each write still gets its own revision and its own compare-and-swap check; one that
+//! fails its check fails alone. The committer holds `writer` from the start of its
+//! transaction until its events are broadcast, so live events go out in revision order.
+//! redb calls block, so they run on `spawn_blocking`.
 //!
 //! Compaction follows etcd: after `compact(rev)` the log keeps the changes at `rev` and
 //! later. A list at a revision below `rev` fails with `Compacted`, a list at `rev` or
@@ -28,7 +31,7 @@ use redb::{
     Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
     TableDefinition, WriteTransaction,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, oneshot};
 
 use crate::{
     codec, watch, EventKind, KeyValue, ListOptions, ListResult, Result, Revision, Store,
@@ -55,6 +58,8 @@ pub(crate) struct Inner {
     db: Database,
     /// Orders commits with their broadcast (redb alone orders only the commits).
     writer: Mutex<()>,
+    /// Writes waiting for the next group commit.
+    pending: Mutex<PendingWrites>,
     revision: AtomicI64,
     compacted: AtomicI64,
     events: broadcast::Sender<Arc<WatchEvent>>,
@@ -69,6 +74,38 @@ pub(crate) struct Replay {
     /// The snapshot's revision, when this step read the log to its end.
     pub(crate) caught_up_at: Option<Revision>,
 }
+
+/// Writes waiting to be committed, and whether a committer is already running.
+#[derive(Default)]
+struct PendingWrites {
+    writes: Vec<PendingWrite>,
+    committing: bool,
+}
+
+/// One write waiting for a group commit, and where its answer goes.
+struct PendingWrite {
+    key: String,
+    change: Change,
+    reply: oneshot::Sender<Result<KeyValue>>,
+}
+
+/// Lets the next writer start a committer if this one panicked; otherwise every
+/// later write would wait for a committer that is gone.
+struct ResetCommittingOnPanic<'a>(&'a Mutex<PendingWrites>);
+
+impl Drop for ResetCommittingOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .committing = false;
+        }
+    }
+}
+
+/// The most writes one transaction takes, so one commit's latency stays bounded.
+const MAX_BATCH: usize = 512;
 
 /// A write, checked against the key's current value inside the write transaction.
 enum Change {
@@ -104,6 +141,7 @@ impl RedbStore {
             inner: Arc::new(Inner {
                 db,
                 writer: Mutex::new(()),
+                pending: Mutex::new(PendingWrites::default()),
                 revision: AtomicI64::new(revision),
                 compacted: AtomicI64::new(compacted),
                 events,
@@ -118,9 +156,28 @@ impl RedbStore {
         run_blocking(self.inner.clone(), f).await
     }
 
+    /// Queues a write for the next group commit and waits for its answer. The first
+    /// writer to find no commit under way starts the committer.
     async fn write(&self, key: &str, change: Change) -> Result<KeyValue> {
-        let key = key.to_string();
-        self.blocking(move |inner| inner.write(&key, change)).await
+        let (reply, answer) = oneshot::channel();
+        let start_committer = {
+            let mut pending = self
+                .inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pending.writes.push(PendingWrite {
+                key: key.to_string(),
+                change,
+                reply,
+            });
+            !std::mem::replace(&mut pending.committing, true)
+        };
+        if start_committer {
+            let inner = self.inner.clone();
+            tokio::task::spawn_blocking(move || inner.commit_pending());
+        }
+        answer.await.map_err(failed("wait for a commit"))?
     }
 }
 
@@ -203,37 +260,82 @@ impl Inner {
         })
     }
 
-    fn write(&self, key: &str, change: Change) -> Result<KeyValue> {
+    /// Commits queued writes, a batch at a time, until none are left.
+    fn commit_pending(&self) {
+        let _reset = ResetCommittingOnPanic(&self.pending);
+        loop {
+            let batch = {
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                if pending.writes.is_empty() {
+                    pending.committing = false;
+                    return;
+                }
+                let take = pending.writes.len().min(MAX_BATCH);
+                pending.writes.drain(..take).collect::<Vec<_>>()
+            };
+            self.commit_batch(batch);
+        }
+    }
+
+    /// Applies `batch` in one transaction, each write at its own revision, then
+    /// answers every writer: its new value, its own check's failure, or the commit's.
+    fn commit_batch(&self, batch: Vec<PendingWrite>) {
         let _writer = self.lock_writer();
-        let txn = begin_write(&self.db)?;
-        // On an error the transaction is dropped, which aborts it.
-        let event = {
-            let mut kv = open_write(&txn, KV)?;
-            let mut meta = open_write(&txn, META)?;
-            let revision = read_meta(&meta, REVISION)?
-                .checked_add(1)
-                .ok_or_else(|| StoreError::Backend("the revision overflowed".into()))?;
-            let event = change.apply(read_kv(&kv, key)?, key, revision)?;
-            match event.kind {
-                EventKind::Put => kv
-                    .insert(key, codec::encode_kv(&event.kv).as_slice())
-                    .map(drop),
-                EventKind::Delete => kv.remove(key).map(drop),
+        let mut outcomes: Vec<(oneshot::Sender<Result<KeyValue>>, Result<WatchEvent>)> =
+            Vec::with_capacity(batch.len());
+        let committed = (|| -> Result<()> {
+            let txn = begin_write(&self.db)?;
+            {
+                let mut kv = open_write(&txn, KV)?;
+                let mut log = open_write(&txn, LOG)?;
+                let mut meta = open_write(&txn, META)?;
+                let mut revision = read_meta(&meta, REVISION)?;
+                for PendingWrite { key, change, reply } in batch {
+                    let next = revision
+                        .checked_add(1)
+                        .ok_or_else(|| StoreError::Backend("the revision overflowed".into()))?;
+                    let event = match change.apply(read_kv(&kv, &key)?, &key, next) {
+                        Ok(event) => event,
+                        Err(refused) => {
+                            outcomes.push((reply, Err(refused)));
+                            continue;
+                        }
+                    };
+                    match event.kind {
+                        EventKind::Put => kv
+                            .insert(key.as_str(), codec::encode_kv(&event.kv).as_slice())
+                            .map(drop),
+                        EventKind::Delete => kv.remove(key.as_str()).map(drop),
+                    }
+                    .map_err(failed("write a key"))?;
+                    log.insert(next, codec::encode_event(&event).as_slice())
+                        .map_err(failed("append to the log"))?;
+                    revision = next;
+                    outcomes.push((reply, Ok(event)));
+                }
+                meta.insert(REVISION, revision)
+                    .map_err(failed("write the revision"))?;
             }
-            .map_err(failed("write a key"))?;
-            open_write(&txn, LOG)?
-                .insert(revision, codec::encode_event(&event).as_slice())
-                .map_err(failed("append to the log"))?;
-            meta.insert(REVISION, revision)
-                .map_err(failed("write the revision"))?;
-            event
-        };
-        commit(txn)?;
-        self.revision.store(event.revision, Ordering::SeqCst);
-        let kv = event.kv.clone();
-        // Nobody listening is not an error.
-        let _ = self.events.send(Arc::new(event));
-        Ok(kv)
+            commit(txn)
+        })();
+        if let Err(error) = committed {
+            // Nothing of this batch was written: every writer in it hears why.
+            let message = error.to_string();
+            for (reply, outcome) in outcomes {
+                let _ = reply.send(outcome.and(Err(StoreError::Backend(message.clone()))));
+            }
+            return;
+        }
+        for (reply, outcome) in outcomes {
+            let answer = outcome.map(|event| {
+                self.revision.store(event.revision, Ordering::SeqCst);
+                let kv = event.kv.clone();
+                // Nobody listening is not an error.
+                let _ = self.events.send(Arc::new(event));
+                kv
+            });
+            let _ = reply.send(answer);
+        }
     }
 
     fn compact(&self, revision: Revision) -> Result<()> {
@@ -582,6 +684,33 @@ mod tests {
             (listed.items.len(), listed.revision, listed.more),
             (0, 1, false)
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn should_give_concurrent_writes_their_own_revisions_and_checks() {
+        let (_dir, store) = open_temp();
+        let start = store.current_revision();
+        let mut writers = Vec::new();
+        for i in 0..64 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                store.create(&format!("/k/{i}"), value("v")).await
+            }));
+        }
+        // A stale update among them fails alone.
+        let stale = store.update("/k/0", value("x"), 1).await;
+        let mut revisions = Vec::new();
+        for writer in writers {
+            revisions.push(writer.await.unwrap().unwrap().mod_revision);
+        }
+        revisions.sort();
+        assert_eq!(revisions, (start + 1..=start + 64).collect::<Vec<_>>());
+        assert_eq!(revisions.len(), 64);
+        assert!(matches!(
+            stale,
+            Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(store.current_revision(), start + 64);
     }
 
     #[tokio::test]

@@ -123,6 +123,9 @@ pub async fn scale(call: &Call<'_>, method: &Method) -> ApiResult<Response> {
     Ok(respond(StatusCode::OK, &scale_of(&written)))
 }
 
+/// How many times a binding is retried when the pod changed under it.
+const BINDING_ATTEMPTS: usize = 5;
+
 /// Binds a pod to a node, once: the scheduler's only write to a pod.
 pub async fn binding(call: &Call<'_>) -> ApiResult<Response> {
     let rt = call.target.resource;
@@ -143,53 +146,65 @@ pub async fn binding(call: &Call<'_>) -> ApiResult<Response> {
             &[error],
         ));
     }
-    let stored = call
-        .state
-        .objects
-        .get(rt, call.namespace(), call.name())
-        .await?;
-    if stored
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
-    {
-        return Err(ApiError::conflict_because(
-            rt,
-            call.name(),
-            "pod is being deleted, cannot be assigned to a host",
-        ));
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let stored = call
+            .state
+            .objects
+            .get(rt, call.namespace(), call.name())
+            .await?;
+        if stored
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|t| !t.is_null())
+        {
+            return Err(ApiError::conflict_because(
+                rt,
+                call.name(),
+                "pod is being deleted, cannot be assigned to a host",
+            ));
+        }
+        if let Some(bound) = stored
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+        {
+            return Err(ApiError::conflict_because(
+                rt,
+                call.name(),
+                &format!(
+                    "pod {} is already assigned to node \"{bound}\"",
+                    call.name()
+                ),
+            ));
+        }
+        let mut next = stored.clone();
+        next["spec"]["nodeName"] = json!(node);
+        let now = crate::prepare::timestamp(chrono::Utc::now());
+        let condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
+        let conditions = next["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut conditions: Vec<Value> = conditions
+            .into_iter()
+            .filter(|c| c["type"] != "PodScheduled")
+            .collect();
+        conditions.push(condition);
+        next["status"]["conditions"] = Value::Array(conditions);
+        match call
+            .state
+            .objects
+            .update(rt, &next, revision_of(&stored).unwrap_or_default())
+            .await
+        {
+            // Another writer (a status update) got in between: bind the newer pod,
+            // as kube-apiserver retries a binding's update.
+            Err(error) if error.reason == "Conflict" && attempt < BINDING_ATTEMPTS => continue,
+            Err(error) => return Err(error),
+            Ok(_) => break,
+        }
     }
-    if let Some(bound) = stored
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-    {
-        return Err(ApiError::conflict_because(
-            rt,
-            call.name(),
-            &format!(
-                "pod {} is already assigned to node \"{bound}\"",
-                call.name()
-            ),
-        ));
-    }
-    let mut next = stored.clone();
-    next["spec"]["nodeName"] = json!(node);
-    let now = crate::prepare::timestamp(chrono::Utc::now());
-    let condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
-    let conditions = next["status"]["conditions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut conditions: Vec<Value> = conditions
-        .into_iter()
-        .filter(|c| c["type"] != "PodScheduled")
-        .collect();
-    conditions.push(condition);
-    next["status"]["conditions"] = Value::Array(conditions);
-    call.state
-        .objects
-        .update(rt, &next, revision_of(&stored).unwrap_or_default())
-        .await?;
     Ok(respond(
         StatusCode::CREATED,
         &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
