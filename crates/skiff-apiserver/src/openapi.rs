@@ -59,10 +59,27 @@ pub fn document(path: &str) -> Option<Value> {
     }
     Some(json!({
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": format!("v{}.{}.0", crate::discovery::KUBERNETES_VERSION.0, crate::discovery::KUBERNETES_VERSION.1)},
+        "info": {"title": "Kubernetes", "version": info_version()},
         "paths": paths,
         "components": {"schemas": {}},
     }))
+}
+
+/// The OpenAPI v2 document: a valid Swagger 2.0 document without schemas.
+pub fn v2_document() -> Value {
+    json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": info_version()}, "paths": {}, "definitions": {}})
+}
+
+/// The same document in the protobuf form kubectl asks for (gnostic's
+/// `openapi_v2.Document`): field 1, `swagger`, set to "2.0"; nothing else.
+pub const V2_PROTOBUF: &[u8] = b"\x0a\x032.0";
+
+fn info_version() -> String {
+    format!(
+        "v{}.{}.0",
+        crate::discovery::KUBERNETES_VERSION.0,
+        crate::discovery::KUBERNETES_VERSION.1
+    )
 }
 
 fn gvk(rt: &ResourceType) -> Value {

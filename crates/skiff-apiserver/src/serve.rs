@@ -74,6 +74,7 @@ fn router(state: Arc<ApiState>) -> Router {
             get(|| async { json_response(StatusCode::OK, &openapi::index()) }),
         )
         .route("/openapi/v3/{*path}", get(openapi_document))
+        .route("/openapi/v2", get(openapi_v2))
         .fallback(resources)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     public.merge(private).with_state(state)
@@ -84,6 +85,28 @@ async fn openapi_document(axum::extract::Path(path): axum::extract::Path<String>
         Some(doc) => json_response(StatusCode::OK, &doc),
         None => ApiError::path_not_found().into_response(),
     }
+}
+
+/// The OpenAPI v2 document, which kubectl reads only where v3 has no answer (a
+/// `kind: List`, whose items it then validates one by one). It holds no schemas:
+/// kubectl skips client-side checks of kinds it finds no schema for, and the
+/// server validates every item strictly when it is created.
+async fn openapi_v2(headers: axum::http::HeaderMap) -> Response {
+    let wants_protobuf = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("protobuf"));
+    if wants_protobuf {
+        let mut response = Response::new(Body::from(openapi::V2_PROTOBUF));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(
+                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            ),
+        );
+        return response;
+    }
+    json_response(StatusCode::OK, &openapi::v2_document())
 }
 
 /// Discovery of one group or group/version, and every resource request.

@@ -135,3 +135,43 @@ fn should_show_the_strategic_merge_of_an_edited_apply() {
         .success();
     assert_eq!(again.stdout.trim(), "deployment.apps/web unchanged");
 }
+
+const LIST: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: one}
+  data: {a: "1"}
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: two}
+  data: {b: "2"}
+"#;
+
+#[test]
+fn should_apply_a_list_and_still_refuse_unknown_fields_in_its_items() {
+    let cluster = Cluster::start();
+    let created = cluster.kubectl_stdin(&["apply", "-f", "-"], LIST).success();
+    assert_eq!(
+        created.stdout.trim(),
+        "configmap/one created\nconfigmap/two created"
+    );
+    let again = cluster.kubectl_stdin(&["apply", "-f", "-"], LIST).success();
+    assert_eq!(
+        again.stdout.trim(),
+        "configmap/one unchanged\nconfigmap/two unchanged"
+    );
+    let bogus = LIST.replace("data: {b: \"2\"}", "data: {b: \"2\"}\n  bogus: 1");
+    let refused = cluster
+        .kubectl_stdin(&["apply", "-f", "-"], &bogus)
+        .failure();
+    assert!(
+        refused
+            .stderr
+            .contains("strict decoding error: unknown field \"bogus\""),
+        "{}",
+        refused.stderr
+    );
+}
