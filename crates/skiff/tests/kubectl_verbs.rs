@@ -355,3 +355,30 @@ fn should_create_replace_edit_describe_and_delete() {
         gone.stderr
     );
 }
+
+#[test]
+fn should_delete_a_collection_by_label() {
+    let cluster = Cluster::start();
+    for (name, tier) in [("a", "cache"), ("b", "cache"), ("c", "db")] {
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels: {{tier: {tier}}}\n"
+        );
+        cluster
+            .kubectl_stdin(&["apply", "-f", "-"], &manifest)
+            .success();
+    }
+    let (body, code) = common::body_and_status(&cluster.curl(&[
+        "/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dcache",
+        "-X",
+        "DELETE",
+    ]));
+    assert_eq!(code, 200, "{body}");
+    let deleted: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(deleted["kind"], "ConfigMapList");
+    assert_eq!(deleted["items"].as_array().unwrap().len(), 2);
+    let left = cluster
+        .kubectl(&["get", "cm", "-o", "name"])
+        .success()
+        .stdout;
+    assert_eq!(left.trim(), "configmap/c");
+}
