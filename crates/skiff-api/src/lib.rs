@@ -8,6 +8,7 @@ pub mod defaults;
 pub mod field;
 pub mod object;
 pub mod protobuf;
+pub mod quantity;
 pub mod registry;
 pub mod selector;
 pub mod strategic_merge;

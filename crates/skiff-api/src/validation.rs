@@ -21,7 +21,6 @@ mod meta;
 mod names;
 mod pod;
 mod pod_update;
-mod quantity;
 mod render;
 mod resources;
 mod service;

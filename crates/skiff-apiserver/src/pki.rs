@@ -54,8 +54,8 @@ impl ClusterIdentity {
         } else {
             let key = KeyPair::generate()?;
             let cert = ca_params.self_signed(&key)?;
-            write_private(&ca_key_path, &key.serialize_pem())?;
-            write_private(&ca_cert_path, &cert.pem())?;
+            write_private(&ca_key_path, &key.serialize_pem()).map_err(io_error(&ca_key_path))?;
+            write_private(&ca_cert_path, &cert.pem()).map_err(io_error(&ca_cert_path))?;
             (key, cert.pem())
         };
         // The issuer is rebuilt from the same name and key each start: that is all a
@@ -131,7 +131,7 @@ fn load_or_create_token(path: &Path) -> Result<String, PkiError> {
         return Ok(read(path)?.trim().to_string());
     }
     let token = crate::random_string(40, b"abcdefghijklmnopqrstuvwxyz0123456789");
-    write_private(path, &token)?;
+    write_private(path, &token).map_err(io_error(path))?;
     Ok(token)
 }
 
@@ -141,37 +141,35 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn read(path: &Path) -> Result<String, PkiError> {
-    std::fs::read_to_string(path).map_err(|source| PkiError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(io_error(path))
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
-    std::fs::create_dir_all(dir).map_err(|source| PkiError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })
+    std::fs::create_dir_all(dir).map_err(io_error(dir))
 }
 
-/// Writes a secret readable by its owner only, and syncs it: a CA that vanished in a
-/// crash would orphan every kubeconfig made from it.
-fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
+/// Writes a secret readable by its owner only (mode 0600), and syncs it: a CA
+/// that vanished in a crash would orphan every kubeconfig made from it. The
+/// `skiff` binary writes the admin kubeconfig with it too.
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| PkiError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(contents.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Names the file a failed read or write was about.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PkiError + '_ {
+    move |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[cfg(test)]

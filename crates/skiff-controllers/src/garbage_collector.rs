@@ -7,7 +7,6 @@
 //! the actions here.
 
 pub mod graph;
-pub mod work_queue;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -23,8 +22,9 @@ use serde_json::{json, Value};
 use skiff_api::registry::{Kind, ResourceType, RESOURCES};
 use tokio::sync::watch;
 
+use crate::api_error::{is_conflict, is_not_found};
+use crate::work_queue::WorkQueue;
 use graph::{Action, Graph, GraphNode, ObjectKey, OwnerLink, Propagation, Uid};
-use work_queue::WorkQueue;
 
 /// Upstream runs 20 delete workers; a few suffice here, since a worker holds no
 /// lock while it waits on the API.
@@ -67,15 +67,6 @@ pub fn api_for(
         (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &api_resource(resource)),
         _ => Api::all_with(client.clone(), &api_resource(resource)),
     }
-}
-
-/// Whether an API error is a 404 Not Found.
-pub fn is_not_found(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.code == 404)
-}
-
-fn is_conflict(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.code == 409)
 }
 
 /// Runs the collector until the process ends.

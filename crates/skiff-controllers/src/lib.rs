@@ -1,13 +1,23 @@
 //! The control loops that run inside `skiff server`. Each is an API client: it
 //! watches through reflector caches, computes its plan with a pure function, and
 //! applies the plan in one place.
+//!
+//! Shared by the loops: [`claim`] (controller references and which controller a
+//! child's change concerns), [`syncer`] and [`backoff`] (the applier-driven
+//! ReplicaSet and Deployment syncers), [`work_queue`] (the queue-driven garbage
+//! collector, namespace and node lifecycle loops) and [`api_error`].
 
+pub mod api_error;
+pub mod backoff;
+pub mod claim;
 pub mod deployment;
 pub mod events;
 pub mod garbage_collector;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
+pub mod syncer;
+pub mod work_queue;
 
 use std::time::Duration;
 

@@ -22,9 +22,10 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use skiff_api::registry::{Kind, ResourceType, RESOURCES};
 
-use crate::garbage_collector::work_queue::WorkQueue;
-use crate::garbage_collector::{api_for, api_resource, is_not_found};
+use crate::api_error::{is_conflict, is_not_found};
+use crate::garbage_collector::{api_for, api_resource};
 use crate::node_lifecycle::health;
+use crate::work_queue::WorkQueue;
 use plan::{Requested, Resident, KUBERNETES_FINALIZER};
 
 const WORKERS: usize = 2;
@@ -327,7 +328,7 @@ async fn apply(
         );
         match pods.delete(pod, &params).await {
             Ok(_) => {}
-            Err(e) if is_not_found(&e) || matches!(&e, kube::Error::Api(s) if s.code == 409) => {}
+            Err(e) if is_not_found(&e) || is_conflict(&e) => {}
             Err(source) => return Err(api_error(format!("force-delete pod {pod}"))(source)),
         }
     }

@@ -22,8 +22,8 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use tokio::time::Instant;
 
-use crate::garbage_collector::work_queue::WorkQueue;
-use crate::garbage_collector::{is_not_found, work_queue};
+use crate::api_error::is_not_found;
+use crate::work_queue::WorkQueue;
 use eviction::Eviction;
 use health::ProbeTracker;
 
@@ -90,7 +90,7 @@ pub async fn run(client: kube::Client, options: crate::Options) -> Result<(), cr
         pods,
         probes: Mutex::new(ProbeTracker::default()),
         no_execute: Mutex::new(HashMap::new()),
-        queue: work_queue::WorkQueue::new(),
+        queue: WorkQueue::new(),
     });
     let node_events = reflector::reflector(
         node_writer,

@@ -15,7 +15,6 @@ pub mod cache;
 pub mod events;
 pub mod filter;
 pub mod message;
-pub mod quantity;
 pub mod queue;
 pub mod resources;
 pub mod score;

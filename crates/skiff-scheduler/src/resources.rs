@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, Node, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-
-use crate::quantity;
+use skiff_api::quantity;
 
 /// The CPU a container without a CPU request counts as when scoring
 /// (`DefaultMilliCPURequest` in `pkg/scheduler/util/pod_resources.go`).

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use base64::Engine;
+use skiff_apiserver::pki::write_private;
 
 /// The kubeconfig text for one cluster, user and context, all named `skiff`.
 pub fn render(server_url: &str, ca_cert_pem: &str, token: &str) -> String {
@@ -33,21 +34,11 @@ current-context: skiff
 
 /// Writes the kubeconfig readable by its owner only: it holds the admin token.
 pub fn write(path: &Path, server_url: &str, ca_cert_pem: &str, token: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: std::io::Error| format!("failed to write kubeconfig {}: {e}", path.display());
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(fail)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(fail)?;
-    file.write_all(render(server_url, ca_cert_pem, token).as_bytes())
-        .map_err(fail)
+    write_private(path, &render(server_url, ca_cert_pem, token)).map_err(fail)
 }
 
 /// A client for in-process components, authenticated with the component token.
@@ -78,5 +69,21 @@ mod tests {
         assert!(text.contains("server: https://127.0.0.1:6443"));
         assert!(text.contains("token: secret"));
         assert!(text.contains("current-context: skiff"));
+    }
+
+    #[test]
+    fn should_write_the_kubeconfig_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir =
+            std::env::temp_dir().join(format!("skiff-kubeconfig-test-{}", std::process::id()));
+        let path = dir.join("nested").join("kubeconfig.yaml");
+        write(&path, "https://127.0.0.1:6443", "CA", "secret").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            render("https://127.0.0.1:6443", "CA", "secret")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

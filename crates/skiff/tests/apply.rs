@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::manifests::web_deployment;
 use common::{scenarios_dir, Cluster};
 
 #[test]
@@ -58,59 +59,43 @@ fn should_apply_every_scenario_manifest_with_validation_and_then_report_unchange
     }
 }
 
-const DEPLOYMENT_V1: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: demo:v1
-          ports:
-            - containerPort: 8080
-          env:
-            - {name: KEEP, value: "1"}
-            - {name: DROP, value: "2"}
-"#;
+/// One `demo:v1` pod with a port and two environment variables.
+fn deployment_v1() -> String {
+    web_deployment(
+        1,
+        &[],
+        &[
+            "name: web",
+            "image: demo:v1",
+            "ports:",
+            "  - containerPort: 8080",
+            "env:",
+            "  - {name: KEEP, value: \"1\"}",
+            "  - {name: DROP, value: \"2\"}",
+        ],
+    )
+}
 
 #[test]
 fn should_show_the_strategic_merge_of_an_edited_apply() {
     let cluster = Cluster::start();
-    let created = cluster
-        .kubectl_stdin(&["apply", "-f", "-"], DEPLOYMENT_V1)
-        .success();
+    let created = cluster.apply_manifest(&deployment_v1()).success();
     assert_eq!(created.stdout.trim(), "deployment.apps/web created");
     // Someone else adds an annotation: a three-way merge keeps it.
     cluster
         .kubectl(&["annotate", "deployment", "web", "team=blue"])
         .success();
-    let edited = DEPLOYMENT_V1
+    let edited = deployment_v1()
         .replace("replicas: 1", "replicas: 3")
         .replace(
             "- containerPort: 8080",
             "- containerPort: 8080\n            - containerPort: 9090",
         )
         .replace("            - {name: DROP, value: \"2\"}\n", "");
-    let configured = cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &edited)
-        .success();
+    let configured = cluster.apply_manifest(&edited).success();
     assert_eq!(configured.stdout.trim(), "deployment.apps/web configured");
 
-    let stored: serde_json::Value = serde_json::from_str(
-        &cluster
-            .kubectl(&["get", "deployment", "web", "-o", "json"])
-            .success()
-            .stdout,
-    )
-    .unwrap();
+    let stored = cluster.get_json(&["get", "deployment", "web"]);
     assert_eq!(stored["spec"]["replicas"], 3);
     let container = &stored["spec"]["template"]["spec"]["containers"][0];
     let ports: Vec<i64> = container["ports"]
@@ -130,9 +115,7 @@ fn should_show_the_strategic_merge_of_an_edited_apply() {
     assert_eq!(stored["metadata"]["annotations"]["team"], "blue");
     assert_eq!(stored["metadata"]["generation"], 2);
 
-    let again = cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &edited)
-        .success();
+    let again = cluster.apply_manifest(&edited).success();
     assert_eq!(again.stdout.trim(), "deployment.apps/web unchanged");
 }
 
@@ -153,20 +136,18 @@ items:
 #[test]
 fn should_apply_a_list_and_still_refuse_unknown_fields_in_its_items() {
     let cluster = Cluster::start();
-    let created = cluster.kubectl_stdin(&["apply", "-f", "-"], LIST).success();
+    let created = cluster.apply_manifest(LIST).success();
     assert_eq!(
         created.stdout.trim(),
         "configmap/one created\nconfigmap/two created"
     );
-    let again = cluster.kubectl_stdin(&["apply", "-f", "-"], LIST).success();
+    let again = cluster.apply_manifest(LIST).success();
     assert_eq!(
         again.stdout.trim(),
         "configmap/one unchanged\nconfigmap/two unchanged"
     );
     let bogus = LIST.replace("data: {b: \"2\"}", "data: {b: \"2\"}\n  bogus: 1");
-    let refused = cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &bogus)
-        .failure();
+    let refused = cluster.apply_manifest(&bogus).failure();
     assert!(
         refused
             .stderr

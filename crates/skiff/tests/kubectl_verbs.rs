@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::manifests::web_deployment;
 use common::Cluster;
 use serde_json::Value;
 
@@ -20,38 +21,16 @@ spec:
       targetPort: 8080
 "#;
 
-const DEPLOYMENT: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  labels: {app: web}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-        - name: web
-          image: demo:v1
-"#;
-
-fn json(run: &common::Run) -> Value {
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout))
+/// Two `demo:v1` pods; the Deployment is labelled `app: web` too.
+fn deployment() -> String {
+    web_deployment(2, &["labels: {app: web}"], &["name: web", "image: demo:v1"])
 }
 
 #[test]
 fn should_get_in_every_output_format() {
     let cluster = Cluster::start();
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], SERVICE)
-        .success();
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], DEPLOYMENT)
-        .success();
+    cluster.apply_manifest(SERVICE).success();
+    cluster.apply_manifest(&deployment()).success();
 
     let table = cluster.kubectl(&["get", "svc"]).success().stdout;
     let header: Vec<&str> = table.lines().next().unwrap().split_whitespace().collect();
@@ -97,11 +76,7 @@ fn should_get_in_every_output_format() {
         yaml.contains("sessionAffinity: None") && yaml.contains("targetPort: 8080"),
         "{yaml}"
     );
-    let object = json(
-        &cluster
-            .kubectl(&["get", "svc", "web", "-o", "json"])
-            .success(),
-    );
+    let object = cluster.get_json(&["get", "svc", "web"]);
     assert_eq!(object["spec"]["type"], "ClusterIP");
     assert_eq!(object["spec"]["ports"][0]["protocol"], "TCP");
 
@@ -166,9 +141,7 @@ fn should_get_in_every_output_format() {
 #[test]
 fn should_label_annotate_patch_and_scale() {
     let cluster = Cluster::start();
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], DEPLOYMENT)
-        .success();
+    cluster.apply_manifest(&deployment()).success();
 
     cluster
         .kubectl(&["label", "deploy", "web", "env=prod"])
@@ -210,11 +183,7 @@ fn should_label_annotate_patch_and_scale() {
         .success();
     assert_eq!(scaled.stdout.trim(), "deployment.apps/web scaled");
 
-    let object = json(
-        &cluster
-            .kubectl(&["get", "deploy", "web", "-o", "json"])
-            .success(),
-    );
+    let object = cluster.get_json(&["get", "deploy", "web"]);
     assert_eq!(object["metadata"]["labels"]["env"], "prod");
     assert_eq!(object["metadata"]["annotations"]["owner"], "ops");
     assert_eq!(object["spec"]["minReadySeconds"], 5);
@@ -228,11 +197,7 @@ fn should_label_annotate_patch_and_scale() {
     cluster
         .kubectl(&["label", "deploy", "web", "env-"])
         .success();
-    let object = json(
-        &cluster
-            .kubectl(&["get", "deploy", "web", "-o", "json"])
-            .success(),
-    );
+    let object = cluster.get_json(&["get", "deploy", "web"]);
     assert!(object["metadata"]["labels"].get("env").is_none());
 }
 
@@ -268,11 +233,7 @@ fn should_create_replace_edit_describe_and_delete() {
         duplicate.stderr
     );
 
-    let mut object = json(
-        &cluster
-            .kubectl(&["get", "cm", "settings", "-n", "team", "-o", "json"])
-            .success(),
-    );
+    let mut object = cluster.get_json(&["get", "cm", "settings", "-n", "team"]);
     object["data"]["mode"] = "slow".into();
     cluster
         .kubectl_stdin(&["replace", "-f", "-"], &object.to_string())
@@ -303,11 +264,7 @@ fn should_create_replace_edit_describe_and_delete() {
             &[("EDITOR", editor_path)],
         )
         .success();
-    let edited = json(
-        &cluster
-            .kubectl(&["get", "cm", "settings", "-n", "team", "-o", "json"])
-            .success(),
-    );
+    let edited = cluster.get_json(&["get", "cm", "settings", "-n", "team"]);
     assert_eq!(edited["data"]["mode"], "edited");
 
     // An event about the ConfigMap, written through the events.k8s.io view and
@@ -363,9 +320,7 @@ fn should_delete_a_collection_by_label() {
         let manifest = format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels: {{tier: {tier}}}\n"
         );
-        cluster
-            .kubectl_stdin(&["apply", "-f", "-"], &manifest)
-            .success();
+        cluster.apply_manifest(&manifest).success();
     }
     let (body, code) = common::body_and_status(&cluster.curl(&[
         "/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dcache",

@@ -10,10 +10,9 @@
 mod common;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::nodes::{ready_node, renew_lease, Heartbeat};
 use common::{eventually, Cluster};
 use serde_json::Value;
 
@@ -42,60 +41,18 @@ fn start_cluster() -> (Cluster, Duration) {
     }
 }
 
-/// The current time in a `date` format, e.g. `+%Y-%m-%dT%H:%M:%SZ`.
-fn now_as(format: &str) -> String {
-    let out = Command::new("date")
-        .args(["-u", format])
-        .output()
-        .expect("date runs");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// The current time as a Kubernetes MicroTime (a Lease's `renewTime`).
-fn now_micro() -> String {
-    now_as("+%Y-%m-%dT%H:%M:%S.%6NZ")
-}
-
-fn apply(cluster: &Cluster, yaml: &str) {
-    cluster.kubectl_stdin(&["apply", "-f", "-"], yaml).success();
+fn node_json(cluster: &Cluster, name: &str) -> Value {
+    cluster.get_json(&["get", "node", name])
 }
 
 /// Registers a Ready node with room for pods, and its Lease.
 fn register_node(cluster: &Cluster, name: &str) {
-    apply(cluster, &format!("apiVersion: v1\nkind: Node\nmetadata: {{name: {name}, labels: {{kubernetes.io/hostname: {name}}}}}\n"));
-    let status = format!(
-        r#"{{"status":{{"capacity":{{"cpu":"4","memory":"8Gi","pods":"110"}},"allocatable":{{"cpu":"4","memory":"8Gi","pods":"110"}},"conditions":[{{"type":"Ready","status":"True","reason":"KubeletReady","message":"kubelet is posting ready status","lastHeartbeatTime":"{t}","lastTransitionTime":"{t}"}}]}}}}"#,
-        t = now_as("+%Y-%m-%dT%H:%M:%SZ")
-    );
-    cluster
-        .kubectl(&[
-            "patch",
-            "node",
-            name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status,
-        ])
-        .success();
+    ready_node(cluster, name);
     renew_lease(cluster, name);
 }
 
-fn renew_lease(cluster: &Cluster, node: &str) {
-    apply(
-        cluster,
-        &format!(
-            "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: {node}, namespace: kube-node-lease}}\nspec: {{holderIdentity: {node}, leaseDurationSeconds: 40, renewTime: \"{}\"}}\n",
-            now_micro()
-        ),
-    );
-}
-
-fn node_json(cluster: &Cluster, name: &str) -> Value {
-    let run = cluster
-        .kubectl(&["get", "node", name, "-o", "json"])
-        .success();
-    serde_json::from_str(&run.stdout).expect("a node as JSON")
+fn apply(cluster: &Cluster, yaml: &str) {
+    cluster.apply_manifest(yaml).success();
 }
 
 fn ready_status(node: &Value) -> String {
@@ -124,60 +81,6 @@ fn bound_pod(name: &str, node: &str, toleration_seconds: Option<u64>) -> String 
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  nodeName: {node}\n  containers: [{{name: c, image: demo:v1}}]\n  tolerations:\n  - {{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute{seconds}}}\n  - {{key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute{seconds}}}\n"
     )
-}
-
-/// Renews a node's Lease every second until dropped, like an agent.
-struct Heartbeat {
-    running: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Heartbeat {
-    fn start(cluster: &Cluster, node: &str) -> Heartbeat {
-        let running = Arc::new(AtomicBool::new(true));
-        let (kubeconfig, node, flag) = (cluster.kubeconfig(), node.to_string(), running.clone());
-        let thread = std::thread::spawn(move || {
-            // Bounded: at most ten minutes of renewals.
-            for _ in 0..600 {
-                if !flag.load(Ordering::Relaxed) {
-                    break;
-                }
-                let lease = format!(
-                    "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: {node}, namespace: kube-node-lease}}\nspec: {{holderIdentity: {node}, leaseDurationSeconds: 40, renewTime: \"{}\"}}\n",
-                    now_micro()
-                );
-                let mut child = Command::new("kubectl")
-                    .arg("--kubeconfig")
-                    .arg(&kubeconfig)
-                    .args(["apply", "-f", "-"])
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .expect("kubectl runs");
-                use std::io::Write;
-                let _ = child
-                    .stdin
-                    .take()
-                    .map(|mut s| s.write_all(lease.as_bytes()));
-                let _ = common::with_timeout(child, Duration::from_secs(10));
-                std::thread::sleep(Duration::from_secs(1));
-            }
-        });
-        Heartbeat {
-            running,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.running.store(false, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 #[test]

@@ -1,180 +1,32 @@
 //! The rollout story (shared/scenarios/rollout) at the controller level: real
 //! `skiff server`, real kubectl, the real Deployment and ReplicaSet controllers.
 //!
-//! Nothing runs pods yet, so a small KWOK-like helper marks every new pod Running
-//! and Ready through the status subresource, and finishes pods being deleted.
+//! Nothing runs pods yet, so a small KWOK-like helper ([`common::pod_agent`])
+//! marks every new pod Running and Ready through the status subresource, and
+//! finishes pods being deleted.
 
 mod common;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use common::access::Access;
+use common::manifests::web_deployment;
+use common::pod_agent::{is_ready, Kwok};
 use common::{eventually, Cluster};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-const DEPLOYMENT_V1: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  annotations:
-    kubernetes.io/change-cause: "v1"
-spec:
-  replicas: 3
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: app
-        image: example.com/web:v1
-"#;
-
-/// How to reach the API without borrowing the `Cluster` (for helper threads).
-#[derive(Clone)]
-struct Access {
-    url: String,
-    token: String,
-    ca: PathBuf,
-}
-
-impl Access {
-    fn of(cluster: &Cluster) -> Self {
-        Access {
-            url: cluster.url(),
-            token: cluster.token(),
-            ca: cluster.ca_path(),
-        }
-    }
-
-    fn curl(&self, extra: &[&str], path: &str) -> Command {
-        let mut command = Command::new("curl");
-        command.args(["-sS", "--cacert"]).arg(&self.ca);
-        command.args(["-H", &format!("Authorization: Bearer {}", self.token)]);
-        command.args(extra).arg(format!("{}{path}", self.url));
-        command.stdin(Stdio::null()).stderr(Stdio::null());
-        command
-    }
-
-    fn get(&self, path: &str) -> Value {
-        let output = self
-            .curl(&["--max-time", "10"], path)
-            .output()
-            .expect("curl runs");
-        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
-    }
-
-    fn send(&self, method: &str, content_type: &str, path: &str, body: &Value) -> bool {
-        let body = body.to_string();
-        let args = [
-            "--max-time",
-            "10",
-            "-X",
-            method,
-            "-H",
-            &format!("Content-Type: {content_type}"),
-            "-d",
-            &body,
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-        ];
-        let output = self.curl(&args, path).output().expect("curl runs");
-        String::from_utf8_lossy(&output.stdout).starts_with('2')
-    }
-}
-
-/// Plays the node agent: pods become Running and Ready, and deleted pods go away.
-struct Kwok {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Kwok {
-    fn start(cluster: &Cluster) -> Self {
-        let access = Access::of(cluster);
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                let list = access.get("/api/v1/pods");
-                for pod in list["items"].as_array().into_iter().flatten() {
-                    let (namespace, name) = (
-                        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
-                        pod["metadata"]["name"].as_str().unwrap_or_default(),
-                    );
-                    let path = format!("/api/v1/namespaces/{namespace}/pods/{name}");
-                    if !pod["metadata"]["deletionTimestamp"].is_null() {
-                        access.send(
-                            "DELETE",
-                            "application/json",
-                            &path,
-                            &json!({"gracePeriodSeconds": 0}),
-                        );
-                    } else if !is_ready(pod) {
-                        let now = now_rfc3339();
-                        let patch = json!({"status": {"phase": "Running", "conditions": [
-                            {"type": "Ready", "status": "True", "lastTransitionTime": now},
-                            {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
-                        ]}});
-                        let status_path = format!("{path}/status");
-                        if !access.send(
-                            "PATCH",
-                            "application/strategic-merge-patch+json",
-                            &status_path,
-                            &patch,
-                        ) {
-                            access.send(
-                                "PATCH",
-                                "application/merge-patch+json",
-                                &status_path,
-                                &patch,
-                            );
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        Kwok {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Kwok {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn now_rfc3339() -> String {
-    let output = Command::new("date")
-        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .expect("date runs");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
-
-fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+/// Three `example.com/web:v1` pods, with the change cause `v1`.
+fn deployment_v1() -> String {
+    web_deployment(
+        3,
+        &["annotations:", "  kubernetes.io/change-cause: \"v1\""],
+        &["name: app", "image: example.com/web:v1"],
+    )
 }
 
 /// Every state of the `app=web` pods seen through one API watch.
@@ -255,13 +107,6 @@ impl Observer {
     }
 }
 
-fn get_json(cluster: &Cluster, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["-o", "json"]);
-    let run = cluster.kubectl(&all).success();
-    serde_json::from_str(&run.stdout).expect("kubectl prints JSON")
-}
-
 fn image_of(rs: &Value) -> String {
     rs["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
@@ -271,7 +116,7 @@ fn image_of(rs: &Value) -> String {
 
 /// `(image, spec.replicas, revision)` of each ReplicaSet, sorted by revision.
 fn replica_sets(cluster: &Cluster) -> Vec<(String, i64, String)> {
-    let list = get_json(cluster, &["get", "rs", "-l", "app=web"]);
+    let list = cluster.get_json(&["get", "rs", "-l", "app=web"]);
     let mut sets: Vec<(String, i64, String)> = list["items"]
         .as_array()
         .into_iter()
@@ -293,7 +138,7 @@ fn replica_sets(cluster: &Cluster) -> Vec<(String, i64, String)> {
 }
 
 fn live_pods(cluster: &Cluster) -> usize {
-    let list = get_json(cluster, &["get", "pods", "-l", "app=web"]);
+    let list = cluster.get_json(&["get", "pods", "-l", "app=web"]);
     list["items"]
         .as_array()
         .into_iter()
@@ -310,9 +155,7 @@ fn rollout_status(cluster: &Cluster) -> common::Run {
 fn rolling_update_undo_history_and_scaling() {
     let cluster = Cluster::start();
     let _kwok = Kwok::start(&cluster);
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], DEPLOYMENT_V1)
-        .success();
+    cluster.apply_manifest(&deployment_v1()).success();
     let status = rollout_status(&cluster).success();
     assert!(
         status.stdout.contains("successfully rolled out"),
@@ -323,8 +166,7 @@ fn rolling_update_undo_history_and_scaling() {
         replica_sets(&cluster),
         [("example.com/web:v1".to_string(), 3, "1".to_string())]
     );
-    let rs_name = get_json(&cluster, &["get", "rs", "-l", "app=web"])["items"][0]["metadata"]
-        ["name"]
+    let rs_name = cluster.get_json(&["get", "rs", "-l", "app=web"])["items"][0]["metadata"]["name"]
         .as_str()
         .unwrap()
         .to_string();
@@ -427,7 +269,7 @@ fn rolling_update_undo_history_and_scaling() {
         .kubectl(&["rollout", "undo", "deployment/web"])
         .success();
     rollout_status(&cluster).success();
-    let deployment = get_json(&cluster, &["get", "deployment", "web"]);
+    let deployment = cluster.get_json(&["get", "deployment", "web"]);
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         "example.com/web:v1"
@@ -468,7 +310,7 @@ fn rolling_update_undo_history_and_scaling() {
             eventually(Duration::from_secs(20), || live_pods(&cluster) == replicas),
             "{replicas} pods"
         );
-        let status = &get_json(&cluster, &["get", "deployment", "web"])["status"];
+        let status = &cluster.get_json(&["get", "deployment", "web"])["status"];
         assert_eq!(status["availableReplicas"], replicas as i64, "{status}");
     }
 
@@ -486,13 +328,11 @@ fn rolling_update_undo_history_and_scaling() {
 fn recreate_stops_old_pods_before_starting_new_ones() {
     let cluster = Cluster::start();
     let _kwok = Kwok::start(&cluster);
-    let manifest = DEPLOYMENT_V1.replace(
+    let manifest = deployment_v1().replace(
         "  replicas: 3\n",
         "  replicas: 2\n  strategy: {type: Recreate}\n",
     );
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &manifest)
-        .success();
+    cluster.apply_manifest(&manifest).success();
     rollout_status(&cluster).success();
     let observer = Observer::start(&cluster);
     cluster
@@ -518,9 +358,7 @@ fn recreate_stops_old_pods_before_starting_new_ones() {
 fn paused_deployment_waits_for_resume() {
     let cluster = Cluster::start();
     let _kwok = Kwok::start(&cluster);
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], DEPLOYMENT_V1)
-        .success();
+    cluster.apply_manifest(&deployment_v1()).success();
     rollout_status(&cluster).success();
     cluster
         .kubectl(&["rollout", "pause", "deployment/web"])
@@ -529,7 +367,7 @@ fn paused_deployment_waits_for_resume() {
         .kubectl(&["set", "image", "deployment/web", "app=example.com/web:v2"])
         .success();
     let paused = eventually(Duration::from_secs(10), || {
-        let d = get_json(&cluster, &["get", "deployment", "web"]);
+        let d = cluster.get_json(&["get", "deployment", "web"]);
         d["status"]["conditions"]
             .as_array()
             .into_iter()
@@ -552,13 +390,11 @@ fn paused_deployment_waits_for_resume() {
 #[test]
 fn progress_deadline_is_reported_when_pods_never_become_ready() {
     let cluster = Cluster::start();
-    let manifest = DEPLOYMENT_V1.replace(
+    let manifest = deployment_v1().replace(
         "  replicas: 3\n",
         "  replicas: 1\n  progressDeadlineSeconds: 2\n",
     );
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &manifest)
-        .success();
+    cluster.apply_manifest(&manifest).success();
     let run = cluster.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     assert!(!run.ok, "rollout status fails: {}", run.stdout);
     assert!(
@@ -566,7 +402,7 @@ fn progress_deadline_is_reported_when_pods_never_become_ready() {
         "{}",
         run.stderr
     );
-    let d = get_json(&cluster, &["get", "deployment", "web"]);
+    let d = cluster.get_json(&["get", "deployment", "web"]);
     let progressing = d["status"]["conditions"]
         .as_array()
         .unwrap()

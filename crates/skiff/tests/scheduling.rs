@@ -6,67 +6,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::nodes::{ready_node, register_node, set_node_ready};
 use common::Cluster;
 use serde_json::Value;
 
 /// How long the scheduler may take to react; generous, since the machine is shared.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Registers a node with `labels` and `taints`, then marks it Ready with the
-/// given allocatable resources.
-fn register_node(
-    cluster: &Cluster,
-    name: &str,
-    labels: &[(&str, &str)],
-    taints: Value,
-    cpu: &str,
-    memory: &str,
-) {
-    let mut all_labels = serde_json::Map::new();
-    all_labels.insert("kubernetes.io/hostname".into(), name.into());
-    for (key, value) in labels {
-        all_labels.insert((*key).into(), (*value).into());
-    }
-    let mut node = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": name, "labels": all_labels},
-    });
-    if !taints.is_null() {
-        node["spec"] = serde_json::json!({"taints": taints});
-    }
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &node.to_string())
-        .success();
-    set_node_ready(cluster, name, "True", cpu, memory);
-}
-
-fn set_node_ready(cluster: &Cluster, name: &str, ready: &str, cpu: &str, memory: &str) {
-    let resources = serde_json::json!({"cpu": cpu, "memory": memory, "pods": "110"});
-    let status = serde_json::json!({"status": {
-        "capacity": resources,
-        "allocatable": resources,
-        "conditions": [{
-            "type": "Ready", "status": ready, "reason": "KubeletReady", "message": "kubelet is posting ready status",
-            "lastHeartbeatTime": "2025-01-01T00:00:00Z", "lastTransitionTime": "2025-01-01T00:00:00Z",
-        }],
-    }});
-    cluster
-        .kubectl(&[
-            "patch",
-            "node",
-            name,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ])
-        .success();
-}
-
-fn ready_node(cluster: &Cluster, name: &str) {
-    register_node(cluster, name, &[], Value::Null, "4", "8Gi");
-}
 
 /// A pod manifest; `spec` is merged over a one-container spec.
 fn pod_manifest(name: &str, metadata: Value, spec: Value) -> String {
@@ -158,9 +103,7 @@ fn should_bind_pods_to_ready_nodes_and_record_the_event() {
     // A node that never reported Ready takes no pods.
     let absent =
         serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node2"}});
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &absent.to_string())
-        .success();
+    cluster.apply_manifest(&absent.to_string()).success();
 
     for name in ["web-1", "web-2", "web-3"] {
         create_pod(&cluster, name, Value::Null, Value::Null);
@@ -323,9 +266,7 @@ fn should_skip_cordoned_and_not_ready_nodes_until_they_return() {
     // Registered without ever being Ready, so the waiting pod cannot slip onto it.
     let node2 = serde_json::json!({"apiVersion": "v1", "kind": "Node",
         "metadata": {"name": "node2", "labels": {"kubernetes.io/hostname": "node2"}}});
-    cluster
-        .kubectl_stdin(&["apply", "-f", "-"], &node2.to_string())
-        .success();
+    cluster.apply_manifest(&node2.to_string()).success();
     set_node_ready(&cluster, "node2", "False", "4", "8Gi");
     let on_node2 = serde_json::json!({"nodeSelector": {"kubernetes.io/hostname": "node2"}});
     create_pod(&cluster, "on-node2", Value::Null, on_node2);

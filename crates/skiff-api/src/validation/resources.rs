@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::names::is_qualified_name;
-use super::quantity::{Quantity, QUANTITY_FORMAT_ERROR};
 use super::{child, invalid_each, key, object_of, IS_NEGATIVE};
 use crate::field::FieldError;
+use crate::quantity::{Quantity, QUANTITY_FORMAT_ERROR};
 
 /// Resource names a container may request without a domain.
 fn is_standard_container_resource(name: &str) -> bool {

@@ -10,21 +10,22 @@ pub mod util;
 
 use std::sync::Arc;
 
-use futures::{future, stream, StreamExt, TryStreamExt};
+use futures::{stream, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{applier, Action, Config as ApplierConfig};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, watcher};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
+use crate::api_error::{api_message, is_conflict, is_not_found};
+use crate::backoff::Backoff;
+use crate::claim;
 use crate::events::{EventRecorder, EventType};
-use crate::replicaset::claim;
-use crate::replicaset::retry::{self, Backoff};
+use crate::syncer::{action_after_sync, object_key, run_applier, watch_into_cache};
 use plan::Step;
 
 /// The component name in Events (`deployment-controller`).
@@ -55,34 +56,22 @@ pub async fn run(client: kube::Client) -> Result<(), crate::Error> {
     let (replica_sets, rs_writer) = reflector::store::<ReplicaSet>();
     let (pods, pod_writer) = reflector::store::<Pod>();
 
-    let deploy_triggers = watcher(
-        Api::<Deployment>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(deploy_writer)
-    .touched_objects()
-    .map_ok(|d| ObjectRef::from_obj(&d));
+    let deploy_triggers = watch_into_cache(&client, deploy_writer)
+        .touched_objects()
+        .map_ok(|d| ObjectRef::from_obj(&d));
     let lookup = deployments.clone();
-    let rs_triggers = watcher(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(rs_writer)
-    .touched_objects()
-    .map_ok(move |rs| {
-        stream::iter(
-            deployments_for_replica_set(&lookup, &rs)
-                .into_iter()
-                .map(Ok),
-        )
-    })
-    .try_flatten();
+    let rs_triggers = watch_into_cache(&client, rs_writer)
+        .touched_objects()
+        .map_ok(move |rs| {
+            stream::iter(
+                deployments_for_replica_set(&lookup, &rs)
+                    .into_iter()
+                    .map(Ok),
+            )
+        })
+        .try_flatten();
     let (lookup_d, lookup_rs) = (deployments.clone(), replica_sets.clone());
-    let pod_triggers = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
+    let pod_triggers = watch_into_cache(&client, pod_writer)
         .touched_objects()
         .map_ok(move |pod| {
             stream::iter(
@@ -101,21 +90,15 @@ pub async fn run(client: kube::Client) -> Result<(), crate::Error> {
         backoff: Backoff::default(),
     });
     let triggers = stream::select(deploy_triggers, stream::select(rs_triggers, pod_triggers));
-    applier(
+    let results = applier(
         |d, ctx| Box::pin(reconcile(d, ctx)),
         error_policy,
         context,
         deployments,
         triggers,
         ApplierConfig::default(),
-    )
-    .for_each(|result| {
-        if let Err(error) = result {
-            tracing::debug!(%error, "deployment controller");
-        }
-        future::ready(())
-    })
-    .await;
+    );
+    run_applier(results, "deployment controller").await;
     Ok(())
 }
 
@@ -125,28 +108,9 @@ fn deployments_for_replica_set(
     deployments: &Store<Deployment>,
     rs: &ReplicaSet,
 ) -> Vec<ObjectRef<Deployment>> {
-    let namespace = rs.namespace().unwrap_or_default();
-    if let Some(owner) = claim::controller_of(&rs.metadata) {
-        return if owner.kind == "Deployment" {
-            vec![ObjectRef::new(&owner.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
-    }
-    let labels = rs.labels().clone();
-    deployments
-        .state()
-        .iter()
-        .filter(|d| d.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|d| {
-            let spec = d.spec.as_ref().map(|s| &s.selector);
-            spec.is_some_and(|s| {
-                !claim::selects_everything(s)
-                    && claim::selector(s).is_ok_and(|sel| sel.matches(&labels))
-            })
-        })
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
+    claim::controllers_to_sync(deployments, &rs.metadata, |d: &Deployment| {
+        d.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 /// A pod change matters to a Recreate Deployment, which waits for old pods to go
@@ -171,13 +135,10 @@ fn recreate_deployment_for_pod(
     recreate.then_some(reference)
 }
 
-fn key_of(d: &Deployment) -> String {
-    format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any())
-}
-
 fn error_policy(d: Arc<Deployment>, error: &Error, context: Arc<Context>) -> Action {
-    let delay = context.backoff.next_delay(&key_of(&d));
-    tracing::info!(deployment = %key_of(&d), %error, ?delay, "sync failed; retrying");
+    let key = object_key(d.as_ref());
+    let delay = context.backoff.next_delay(&key);
+    tracing::info!(deployment = %key, %error, ?delay, "sync failed; retrying");
     Action::requeue(delay)
 }
 
@@ -240,12 +201,12 @@ async fn reconcile(d: Arc<Deployment>, context: Arc<Context>) -> Result<Action, 
                     }
                 }
                 // The cache is behind; the next sync will find it.
-                Err(error) if retry::api_code(&error) == Some(409) => return Err(error.into()),
+                Err(error) if is_conflict(&error) => return Err(error.into()),
                 Err(error) => {
                     let name = replica_set.metadata.name.clone().unwrap_or_default();
                     let message = format!(
                         "Failed to create new replica set {name:?}: {}",
-                        retry::api_message(&error)
+                        api_message(&error)
                     );
                     context.recorder.record(
                         d.as_ref(),
@@ -290,7 +251,7 @@ async fn reconcile(d: Arc<Deployment>, context: Arc<Context>) -> Result<Action, 
                 }
             }
             Step::Delete { name } => match rs_api.delete(&name, &DeleteParams::default()).await {
-                Err(error) if retry::api_code(&error) != Some(404) => return Err(error.into()),
+                Err(error) if !is_not_found(&error) => return Err(error.into()),
                 _ => {}
             },
             Step::Annotate { patch } => {
@@ -305,9 +266,6 @@ async fn reconcile(d: Arc<Deployment>, context: Arc<Context>) -> Result<Action, 
             }
         }
     }
-    context.backoff.reset(&key_of(&d));
-    Ok(match plan.requeue_after {
-        Some(after) => Action::requeue(after),
-        None => Action::await_change(),
-    })
+    context.backoff.reset(&object_key(d.as_ref()));
+    Ok(action_after_sync(plan.requeue_after))
 }

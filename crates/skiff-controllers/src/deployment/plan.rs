@@ -15,7 +15,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 
 use super::util::{self, reason};
-use crate::replicaset::claim::{self, Claim};
+use crate::claim::{self, Claim};
 use crate::replicaset::patch::merge_patch_diff;
 
 /// Why a Deployment cannot be planned for.

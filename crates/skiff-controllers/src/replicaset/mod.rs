@@ -5,32 +5,33 @@
 //! applies the plan: ownership patches, pod creation in slow-start batches, pod
 //! deletion, Events and the status subresource.
 
-pub mod claim;
 pub mod expectations;
 pub mod patch;
 pub mod plan;
 pub mod pods;
-pub mod retry;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{future, stream, StreamExt, TryStreamExt};
+use futures::{future, stream, TryStreamExt};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{applier, Action, Config as ApplierConfig};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, watcher};
+use kube::runtime::watcher;
 use kube::runtime::WatchStreamExt;
 use kube::{Api, ResourceExt};
-use serde_json::json;
+use serde_json::{json, Value};
 
+use crate::api_error::{api_message, is_not_found};
+use crate::backoff::Backoff;
+use crate::claim;
 use crate::events::{EventRecorder, EventType};
+use crate::syncer::{action_after_sync, object_key, run_applier, watch_into_cache};
 use expectations::Expectations;
-use retry::Backoff;
 
 /// The component name in Events (`replicaset-controller`).
 pub const COMPONENT: &str = "replicaset-controller";
@@ -64,19 +65,12 @@ pub async fn run(client: kube::Client) -> Result<(), crate::Error> {
     let (pods, pod_writer) = reflector::store::<Pod>();
     let expectations = Arc::new(Expectations::default());
 
-    let rs_triggers = watcher(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .reflect(rs_writer)
-    .touched_objects()
-    .map_ok(|rs| ObjectRef::from_obj(&rs));
+    let rs_triggers = watch_into_cache(&client, rs_writer)
+        .touched_objects()
+        .map_ok(|rs| ObjectRef::from_obj(&rs));
     let rs_lookup = replica_sets.clone();
     let observer = expectations.clone();
-    let pod_triggers = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .reflect(pod_writer)
+    let pod_triggers = watch_into_cache(&client, pod_writer)
         .inspect_ok(move |event| {
             if let watcher::Event::Delete(pod) = event {
                 observer.observe_deletion(
@@ -98,65 +92,37 @@ pub async fn run(client: kube::Client) -> Result<(), crate::Error> {
         expectations,
         backoff: Backoff::default(),
     });
-    applier(
+    let results = applier(
         |rs, ctx| Box::pin(reconcile(rs, ctx)),
         error_policy,
         context,
         replica_sets,
         stream::select(rs_triggers, pod_triggers),
         ApplierConfig::default(),
-    )
-    .for_each(|result| {
-        if let Err(error) = result {
-            tracing::debug!(%error, "replicaset controller");
-        }
-        future::ready(())
-    })
-    .await;
+    );
+    run_applier(results, "replicaset controller").await;
     Ok(())
 }
 
 /// The ReplicaSets a pod event concerns (`getPodReplicaSets`): its controller, or
 /// for an orphan every ReplicaSet whose selector matches it.
 fn replica_sets_for_pod(replica_sets: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
-    let namespace = pod.namespace().unwrap_or_default();
-    if let Some(owner) = claim::controller_of(&pod.metadata) {
-        return if owner.kind == "ReplicaSet" {
-            vec![ObjectRef::new(&owner.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
-    }
-    let labels = pod.labels().clone();
-    replica_sets
-        .state()
-        .iter()
-        .filter(|rs| rs.namespace().as_deref() == Some(namespace.as_str()))
-        .filter(|rs| {
-            let spec = rs.spec.as_ref().map(|s| &s.selector);
-            spec.is_some_and(|s| {
-                !claim::selects_everything(s)
-                    && claim::selector(s).is_ok_and(|sel| sel.matches(&labels))
-            })
-        })
-        .map(|rs| ObjectRef::from_obj(rs.as_ref()))
-        .collect()
-}
-
-fn key_of(rs: &ReplicaSet) -> String {
-    format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())
+    claim::controllers_to_sync(replica_sets, &pod.metadata, |rs: &ReplicaSet| {
+        rs.spec.as_ref().map(|s| &s.selector)
+    })
 }
 
 fn error_policy(rs: Arc<ReplicaSet>, error: &Error, context: Arc<Context>) -> Action {
-    let delay = context.backoff.next_delay(&key_of(&rs));
-    tracing::info!(replicaset = %key_of(&rs), %error, ?delay, "sync failed; retrying");
+    let key = object_key(rs.as_ref());
+    let delay = context.backoff.next_delay(&key);
+    tracing::info!(replicaset = %key, %error, ?delay, "sync failed; retrying");
     Action::requeue(delay)
 }
 
 async fn reconcile(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<Action, Error> {
     // Counting pods before the pod cache is filled would create them all again.
     let _ = context.pods.wait_until_ready().await;
-    let key = key_of(&rs);
+    let key = object_key(rs.as_ref());
     let namespace = rs.namespace().unwrap_or_default();
     let all_pods = context.pods.state();
     let pods: Vec<&Pod> = all_pods
@@ -181,27 +147,11 @@ async fn reconcile(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<Action,
     let owner_ref = claim::controller_ref(rs.as_ref());
     for pod in &plan.adopt {
         let body = claim::adopt_patch(&pod.metadata, &owner_ref);
-        ignore_gone(
-            pod_api
-                .patch(
-                    &pod.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(body),
-                )
-                .await,
-        )?;
+        patch_pod(&pod_api, pod, body).await?;
     }
     for pod in &plan.release {
         let body = claim::release_patch(&pod.metadata, owner_ref.uid.as_str());
-        ignore_gone(
-            pod_api
-                .patch(
-                    &pod.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(body),
-                )
-                .await,
-        )?;
+        patch_pod(&pod_api, pod, body).await?;
     }
 
     let mut failure: Option<(&str, String)> = None;
@@ -220,7 +170,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<Action,
             );
         }
         if let Some(error) = error {
-            let message = retry::api_message(&error);
+            let message = api_message(&error);
             context.recorder.record(
                 rs.as_ref(),
                 EventType::Warning,
@@ -257,7 +207,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<Action,
                     format!("Deleted pod: {name}"),
                 ),
                 Err(error) => {
-                    let message = retry::api_message(&error);
+                    let message = api_message(&error);
                     context.recorder.record(
                         rs.as_ref(),
                         EventType::Warning,
@@ -291,10 +241,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, context: Arc<Context>) -> Result<Action,
         return Ok(Action::requeue(context.backoff.next_delay(&key)));
     }
     context.backoff.reset(&key);
-    Ok(match plan.requeue_after {
-        Some(after) => Action::requeue(after),
-        None => Action::await_change(),
-    })
+    Ok(action_after_sync(plan.requeue_after))
 }
 
 /// The uids of ReplicaSets with the same controller as `rs` (siblings in a Deployment).
@@ -308,6 +255,18 @@ fn sibling_uids(replica_sets: &Store<ReplicaSet>, rs: &ReplicaSet) -> HashSet<St
         .filter(|other| claim::controller_of(&other.metadata).is_some_and(|o| o.uid == owner.uid))
         .filter_map(|other| other.metadata.uid.clone())
         .collect()
+}
+
+/// Merge-patches one pod's ownership; a pod already gone needs none.
+async fn patch_pod(api: &Api<Pod>, pod: &Pod, body: Value) -> Result<(), kube::Error> {
+    let patched = api
+        .patch(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(body),
+        )
+        .await;
+    ignore_gone(patched.map(|_| ()))
 }
 
 async fn create_pod(api: &Api<Pod>, template: &Pod) -> Result<String, kube::Error> {
@@ -349,7 +308,7 @@ where
 /// Treats "already gone" as success: the cache will catch up.
 fn ignore_gone<T: Default>(result: Result<T, kube::Error>) -> Result<T, kube::Error> {
     match result {
-        Err(error) if retry::api_code(&error) == Some(404) => Ok(T::default()),
+        Err(error) if is_not_found(&error) => Ok(T::default()),
         other => other,
     }
 }

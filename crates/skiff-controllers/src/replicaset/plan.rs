@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
-use super::claim::{self, Claim};
 use super::pods;
+use crate::claim::{self, Claim};
 
 /// At most this many pods are created or deleted in one sync (`BurstReplicas`).
 pub const BURST_REPLICAS: usize = 500;

@@ -1,7 +1,17 @@
 //! The end-to-end harness: a real `skiff server` process in a temporary data
 //! directory on a free loopback port, driven by the real `kubectl` and `curl`.
+//!
+//! Beside it: [`nodes`] (nodes registered as KWOK does, with Leases),
+//! [`pod_agent`] (a stand-in agent that makes pods Ready), [`manifests`],
+//! [`access`] (the API from helper threads) and [`background`].
 
 #![allow(dead_code)]
+
+pub mod access;
+pub mod background;
+pub mod manifests;
+pub mod nodes;
+pub mod pod_agent;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -205,6 +215,20 @@ impl Cluster {
         with_timeout(command.spawn().expect("curl runs"), Duration::from_secs(40)).into()
     }
 
+    /// `kubectl apply -f -` of `manifest` (YAML or JSON).
+    pub fn apply_manifest(&self, manifest: &str) -> Run {
+        self.kubectl_stdin(&["apply", "-f", "-"], manifest)
+    }
+
+    /// `kubectl <args> -o json`, which must succeed, parsed.
+    pub fn get_json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let run = self.kubectl(&all).success();
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.stdout))
+    }
+
     /// Applies a file from the shared scenarios.
     pub fn apply_file(&self, path: &Path) -> Run {
         self.kubectl(&["apply", "-f", path.to_str().expect("a UTF-8 path")])
@@ -267,4 +291,23 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The current UTC time in a `date` format, e.g. `+%Y-%m-%dT%H:%M:%SZ`.
+pub fn now_as(format: &str) -> String {
+    let out = Command::new("date")
+        .args(["-u", format])
+        .output()
+        .expect("date runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The current time as a Kubernetes Time (RFC 3339, whole seconds).
+pub fn now_rfc3339() -> String {
+    now_as("+%Y-%m-%dT%H:%M:%SZ")
+}
+
+/// The current time as a Kubernetes MicroTime (a Lease's `renewTime`).
+pub fn now_micro() -> String {
+    now_as("+%Y-%m-%dT%H:%M:%S.%6NZ")
 }

@@ -2,6 +2,9 @@
 //! `util/workqueue`: a key queued twice is processed once, a key is never
 //! processed by two workers at once, and a key re-added while it is being
 //! processed runs again after `done`.
+//!
+//! The garbage collector, namespace and node lifecycle loops each feed one from
+//! their watches and run their workers over it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;

@@ -1,11 +1,13 @@
 //! Ownership of children by a controller: which it owns, adopts and releases
-//! (k8s.io/kubernetes/pkg/controller/controller_ref_manager.go), and the patches
-//! that adopt and release. The Deployment controller uses the same rules for
-//! its ReplicaSets.
+//! (k8s.io/kubernetes/pkg/controller/controller_ref_manager.go), the patches
+//! that adopt and release, and which controllers a child's change concerns. The
+//! ReplicaSet controller applies these rules to its pods and the Deployment
+//! controller to its ReplicaSets.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector as SelectorSpec, ObjectMeta, OwnerReference,
 };
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Resource;
 use serde_json::{json, Value};
 use skiff_api::selector::{LabelSelector, SelectorError};
@@ -30,6 +32,41 @@ pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
         .as_ref()?
         .iter()
         .find(|r| r.controller == Some(true))
+}
+
+/// The controllers of kind `K` that a change to `child` concerns
+/// (`getPodReplicaSets`, `getDeploymentsForReplicaSet`): its controller if that is a
+/// `K`, none if something else controls it, and for an orphan every `K` in its
+/// namespace whose selector (`selector_of`) matches it, except selectors that
+/// select everything.
+pub fn controllers_to_sync<K>(
+    controllers: &Store<K>,
+    child: &ObjectMeta,
+    selector_of: impl Fn(&K) -> Option<&SelectorSpec>,
+) -> Vec<ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let namespace = child.namespace.clone().unwrap_or_default();
+    if let Some(owner) = controller_of(child) {
+        return if owner.kind == K::kind(&()) {
+            vec![ObjectRef::new(&owner.name).within(&namespace)]
+        } else {
+            Vec::new()
+        };
+    }
+    let labels = child.labels.clone().unwrap_or_default();
+    controllers
+        .state()
+        .iter()
+        .filter(|c| c.meta().namespace.as_deref() == Some(namespace.as_str()))
+        .filter(|c| {
+            selector_of(c).is_some_and(|s| {
+                !selects_everything(s) && selector(s).is_ok_and(|sel| sel.matches(&labels))
+            })
+        })
+        .map(|c| ObjectRef::from_obj(c.as_ref()))
+        .collect()
 }
 
 /// The owner reference a controller puts on what it makes (`metav1.NewControllerRef`):

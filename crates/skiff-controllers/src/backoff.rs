@@ -1,6 +1,9 @@
 //! Per-object exponential backoff for failed syncs (client-go's
 //! `ItemExponentialFailureRateLimiter`, as `DefaultControllerRateLimiter` uses it),
 //! shared by the ReplicaSet and Deployment syncers.
+//!
+//! The work-queue loops (garbage collector, namespace, node lifecycle) back off
+//! through [`crate::work_queue::WorkQueue::retry`] instead.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,22 +35,6 @@ impl Backoff {
     /// Forgets the failures of `key` after a successful sync.
     pub fn reset(&self, key: &str) {
         self.failures.lock().expect("backoff lock").remove(key);
-    }
-}
-
-/// The message of an API error as upstream prints `err.Error()`.
-pub fn api_message(error: &kube::Error) -> String {
-    match error {
-        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// The HTTP code of an API error, if the server answered.
-pub fn api_code(error: &kube::Error) -> Option<u16> {
-    match error {
-        kube::Error::Api(status) => Some(status.code),
-        _ => None,
     }
 }
 
