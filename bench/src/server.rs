@@ -156,24 +156,7 @@ impl SkiffServer {
     /// CPU time the server has used so far (user + system), from
     /// `/proc/<pid>/stat`, so the report can say how busy the server was.
     pub fn cpu_time(&self) -> BenchResult<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        // The command name (field 2) is in parentheses and may hold spaces, so
-        // count fields from after the closing parenthesis: utime and stime are
-        // fields 14 and 15, i.e. the 12th and 13th after it.
-        let after_name = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .ok_or("malformed /proc/<pid>/stat")?;
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks = |index: usize| -> BenchResult<u64> {
-            Ok(fields
-                .get(index)
-                .ok_or("short /proc/<pid>/stat")?
-                .parse::<u64>()?)
-        };
-        // USER_HZ is 100 on every Linux architecture this runs on.
-        let total_ticks = ticks(11)? + ticks(12)?;
-        Ok(Duration::from_millis(total_ticks * 10))
+        process_cpu_time(&format!("/proc/{}/stat", self.pid()))
     }
 
     /// Whether the server is still running (a crash mid-run is reported).
@@ -196,6 +179,34 @@ impl Drop for SkiffServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time this benchmark process has used so far (user + system): the
+/// client's share of the machine, which the server did not get.
+pub fn own_cpu_time() -> BenchResult<Duration> {
+    process_cpu_time("/proc/self/stat")
+}
+
+/// utime + stime of the process whose `stat` file is at `stat_path`.
+fn process_cpu_time(stat_path: &str) -> BenchResult<Duration> {
+    let stat = std::fs::read_to_string(stat_path)?;
+    // The command name (field 2) is in parentheses and may hold spaces, so
+    // count fields from after the closing parenthesis: utime and stime are
+    // fields 14 and 15, i.e. the 12th and 13th after it.
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("malformed {stat_path}"))?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> BenchResult<u64> {
+        Ok(fields
+            .get(index)
+            .ok_or_else(|| format!("short {stat_path}"))?
+            .parse::<u64>()?)
+    };
+    // USER_HZ is 100 on every Linux architecture this runs on.
+    let total_ticks = ticks(11)? + ticks(12)?;
+    Ok(Duration::from_millis(total_ticks * 10))
 }
 
 /// A port nobody listens on right now. Another process could take it before
