@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests drive (curl for raw API requests; nftables and
-# iproute2 for the datapath and test hosts).
-packages=(curl nftables iproute2)
+# Debian packages the tests drive: curl for raw API requests; iproute2 and
+# util-linux for test hosts (network namespaces); nftables for the datapath;
+# crun, the OCI runtime containers run through; busybox-static for the tiny root
+# filesystems of runtime tests and the demo image.
+packages=(curl iproute2 util-linux nftables crun busybox-static)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -1,5 +1,6 @@
 //! `skiff`: the command line. `skiff server` runs a whole cluster in one process.
 
+mod image_cli;
 mod kubeconfig;
 
 use std::net::IpAddr;
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the control plane and a local node.
     Server(ServerArgs),
+    /// Manage the node's local image store.
+    Image(image_cli::ImageArgs),
 }
 
 #[derive(clap::Args)]
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Server(args) => runtime.block_on(server(args)),
+        Command::Image(args) => image_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
