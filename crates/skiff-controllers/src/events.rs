@@ -2,9 +2,10 @@
 //!
 //! This is the small part of client-go's `tools/record` that the loops need:
 //! [`EventRecorder::record`] never blocks and never fails; a background task writes
-//! the Events, and folds an identical repeat (same object, type, reason and message)
-//! into the earlier Event by raising its `count` and `lastTimestamp`, as
-//! `record/events_cache.go`'s aggregator does for exact duplicates.
+//! the Events, a bounded number at a time, and folds an identical repeat (same
+//! object, type, reason and message) into the earlier Event by raising its `count`
+//! and `lastTimestamp`, as `record/events_cache.go`'s aggregator does for exact
+//! duplicates.
 
 use std::collections::HashMap;
 
@@ -156,6 +157,7 @@ struct EventKey {
 }
 
 /// The Event already written for a key, and how often it has been seen.
+#[derive(Clone)]
 struct Written {
     namespace: String,
     name: String,
@@ -165,65 +167,145 @@ struct Written {
 /// How many distinct Events the aggregator remembers (client-go keeps 4096).
 const CACHE_SIZE: usize = 4096;
 
+/// How many Events are written at once; a Deployment of 1,000 replicas records
+/// 1,000 SuccessfulCreate Events, which one at a time trail the pods by seconds.
+const MAX_IN_FLIGHT: usize = 16;
+/// The most requests taken from the queue for one round of writes.
+const MAX_BATCH: usize = 256;
+
+/// Identical requests found together in the queue, written as one Event.
+struct Folded {
+    key: EventKey,
+    request: Request,
+    first_at: Timestamp,
+    repeats: i32,
+}
+
+/// Takes what is queued, folds identical requests, and writes the distinct ones
+/// concurrently; remembers each written Event so a later repeat raises its count.
 async fn write_events(
     client: kube::Client,
     component: String,
     mut receiver: mpsc::UnboundedReceiver<Request>,
 ) {
+    use futures::StreamExt;
     let mut written: HashMap<EventKey, Written> = HashMap::new();
-    while let Some(request) = receiver.recv().await {
-        let key = EventKey {
-            uid: request.regarding.uid.clone().unwrap_or_default(),
-            namespace: request.regarding.namespace.clone().unwrap_or_default(),
-            name: request.regarding.name.clone().unwrap_or_default(),
-            event_type: request.event_type.as_str(),
-            reason: request.reason.clone(),
-            message: request.message.clone(),
-        };
-        if let Some(previous) = written.get_mut(&key) {
-            match bump(&client, previous, request.at).await {
-                Ok(()) => continue,
-                // The earlier Event expired or was deleted: write a fresh one.
-                Err(error) => {
-                    tracing::debug!(%error, "could not update an event; creating a new one")
-                }
+    while let Some(first) = receiver.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
             }
         }
-        if written.len() >= CACHE_SIZE {
+        let folded = fold_identical(batch);
+        let writes = folded.into_iter().map(|folded| {
+            let previous = written.get(&folded.key).cloned();
+            let (client, component) = (client.clone(), component.as_str());
+            async move {
+                let outcome = write_one(&client, component, &folded, previous).await;
+                (folded.key, outcome)
+            }
+        });
+        let outcomes: Vec<_> = futures::stream::iter(writes)
+            .buffer_unordered(MAX_IN_FLIGHT)
+            .collect()
+            .await;
+        if written.len() + outcomes.len() > CACHE_SIZE {
             written.clear();
         }
-        let event = build_event(
-            &request.regarding,
-            request.event_type,
-            &request.reason,
-            &request.message,
-            &component,
-            request.at,
-        );
-        let namespace = event.namespace().unwrap_or_default();
-        let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
-        match api.create(&PostParams::default(), &event).await {
-            Ok(created) => {
-                written.insert(
-                    key,
-                    Written {
-                        namespace,
-                        name: created.name_any(),
-                        count: 1,
-                    },
-                );
-            }
-            Err(error) => {
-                tracing::warn!(error = %Error::from(error), reason = %request.reason, "event dropped")
+        for (key, outcome) in outcomes {
+            match outcome {
+                Ok(event) => {
+                    written.insert(key, event);
+                }
+                Err(error) => tracing::warn!(%error, reason = %key.reason, "event dropped"),
             }
         }
     }
 }
 
+/// Folds requests about the same object with the same type, reason and message,
+/// keeping the order in which each first appeared.
+fn fold_identical(batch: Vec<Request>) -> Vec<Folded> {
+    let mut folded: Vec<Folded> = Vec::new();
+    let mut index: HashMap<EventKey, usize> = HashMap::new();
+    for request in batch {
+        let key = event_key(&request);
+        match index.get(&key) {
+            Some(&at) => {
+                folded[at].repeats += 1;
+                folded[at].request.at = request.at;
+            }
+            None => {
+                index.insert(key.clone(), folded.len());
+                folded.push(Folded {
+                    key,
+                    first_at: request.at,
+                    request,
+                    repeats: 1,
+                });
+            }
+        }
+    }
+    folded
+}
+
+fn event_key(request: &Request) -> EventKey {
+    EventKey {
+        uid: request.regarding.uid.clone().unwrap_or_default(),
+        namespace: request.regarding.namespace.clone().unwrap_or_default(),
+        name: request.regarding.name.clone().unwrap_or_default(),
+        event_type: request.event_type.as_str(),
+        reason: request.reason.clone(),
+        message: request.message.clone(),
+    }
+}
+
+/// Raises the count of the Event already written for this key, or creates one.
+async fn write_one(
+    client: &kube::Client,
+    component: &str,
+    folded: &Folded,
+    previous: Option<Written>,
+) -> Result<Written, Error> {
+    let request = &folded.request;
+    if let Some(mut previous) = previous {
+        match bump(client, &mut previous, folded.repeats, request.at).await {
+            Ok(()) => return Ok(previous),
+            // The earlier Event expired or was deleted: write a fresh one.
+            Err(error) => tracing::debug!(%error, "could not update an event; creating a new one"),
+        }
+    }
+    let mut event = build_event(
+        &request.regarding,
+        request.event_type,
+        &request.reason,
+        &request.message,
+        component,
+        folded.first_at,
+    );
+    event.count = Some(folded.repeats);
+    event.last_timestamp = Some(Time(request.at));
+    let namespace = event.namespace().unwrap_or_default();
+    let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    let created = api.create(&PostParams::default(), &event).await?;
+    Ok(Written {
+        namespace,
+        name: created.name_any(),
+        count: folded.repeats,
+    })
+}
+
 /// Raises the count of an Event already written (`eventLogger.eventObserve`).
-async fn bump(client: &kube::Client, previous: &mut Written, at: Timestamp) -> Result<(), Error> {
+async fn bump(
+    client: &kube::Client,
+    previous: &mut Written,
+    repeats: i32,
+    at: Timestamp,
+) -> Result<(), Error> {
     let api: Api<Event> = Api::namespaced(client.clone(), &previous.namespace);
-    let count = previous.count + 1;
+    let count = previous.count + repeats;
     let patch = json!({"count": count, "lastTimestamp": Time(at)});
     api.patch(
         &previous.name,
@@ -251,6 +333,26 @@ mod tests {
             },
             ..Default::default()
         }
+    }
+
+    fn request(reason: &str, nanos: i128) -> Request {
+        Request {
+            regarding: object_reference(&replica_set()),
+            event_type: EventType::Normal,
+            reason: reason.into(),
+            message: "m".into(),
+            at: Timestamp::from_nanosecond(nanos).unwrap(),
+        }
+    }
+
+    #[test]
+    fn should_fold_identical_requests_keeping_first_and_last_times() {
+        let folded = fold_identical(vec![request("A", 1), request("B", 2), request("A", 3)]);
+        assert_eq!(folded.len(), 2);
+        assert_eq!((folded[0].key.reason.as_str(), folded[0].repeats), ("A", 2));
+        assert_eq!(folded[0].first_at, Timestamp::from_nanosecond(1).unwrap());
+        assert_eq!(folded[0].request.at, Timestamp::from_nanosecond(3).unwrap());
+        assert_eq!((folded[1].key.reason.as_str(), folded[1].repeats), ("B", 1));
     }
 
     #[test]
