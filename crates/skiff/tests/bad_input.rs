@@ -235,3 +235,37 @@ fn should_refuse_requests_without_a_valid_token() {
     let (_, code) = body_and_status(&cluster.curl(&["/api/v1/namespaces"]));
     assert_eq!(code, 200);
 }
+
+#[test]
+fn should_forbid_new_content_in_a_terminating_namespace() {
+    let cluster = Cluster::start();
+    // A finalizer of someone else's keeps the namespace in Terminating.
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "closing", "finalizers": ["example.com/hold"]}});
+    cluster
+        .kubectl_stdin(&["apply", "-f", "-"], &namespace.to_string())
+        .success();
+    cluster
+        .kubectl(&["delete", "namespace", "closing", "--wait=false"])
+        .success();
+    let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late", "namespace": "closing"}});
+    let body_file = cluster.data_dir.path().join("late.json");
+    std::fs::write(&body_file, configmap.to_string()).unwrap();
+    let data = format!("@{}", body_file.display());
+    let (body, code) = body_and_status(&cluster.curl(&[
+        "/api/v1/namespaces/closing/configmaps",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &data,
+    ]));
+    assert_eq!(code, 403, "{body}");
+    let status: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(
+        status["message"],
+        "configmaps \"late\" is forbidden: unable to create new content in namespace closing because it is being terminated"
+    );
+}

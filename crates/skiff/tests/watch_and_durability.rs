@@ -215,3 +215,33 @@ fn should_keep_every_acknowledged_write_after_a_sigkill() {
         "revisions keep rising: {before} then {after}"
     );
 }
+
+#[test]
+fn should_mark_the_end_of_initial_events_with_a_bookmark() {
+    let cluster = Cluster::start();
+    create_configmap(&cluster, "a");
+    let path = "/api/v1/namespaces/default/configmaps?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1";
+    let (body, code) = body_and_status(&cluster.curl(&[path]));
+    assert_eq!(code, 200, "{body}");
+    let events: Vec<Value> = body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "a");
+    let bookmark = &events[1];
+    assert_eq!(bookmark["type"], "BOOKMARK");
+    assert_eq!(
+        bookmark["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    assert!(
+        bookmark["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 0
+    );
+}
