@@ -3,6 +3,7 @@
 //! containers run from the local image store through an OCI runtime, probes,
 //! logs, and honest status reported back through the API.
 
+pub mod agent;
 pub mod image;
 pub mod network;
 pub mod runtime;

@@ -57,6 +57,16 @@ struct ServerArgs {
     /// The tolerationSeconds assumed for pods without a not-ready/unreachable toleration.
     #[arg(long, default_value_t = 300)]
     default_toleration_seconds: i64,
+    /// Also run the node agent in this process: register this machine as a Node and
+    /// run the pods bound to it (needs root and crun). Off by default for now.
+    #[arg(long, default_value_t = false)]
+    agent: bool,
+    /// The agent's Node name (default: the host name). Only with --agent.
+    #[arg(long, requires = "agent")]
+    node_name: Option<String>,
+    /// The agent's InternalIP (default: the address of the default route, else 127.0.0.1). Only with --agent.
+    #[arg(long, requires = "agent")]
+    node_ip: Option<IpAddr>,
 }
 
 fn main() -> ExitCode {
@@ -126,8 +136,27 @@ async fn server(args: ServerArgs) -> Result<(), Box<dyn std::error::Error>> {
         ),
         default_toleration_seconds: args.default_toleration_seconds,
     };
+    let agent = args.agent.then(|| skiff_agent::agent::AgentConfig {
+        node_name: args
+            .node_name
+            .clone()
+            .unwrap_or_else(skiff_agent::agent::default_node_name),
+        node_ip: args
+            .node_ip
+            .unwrap_or_else(skiff_agent::agent::default_node_ip),
+        data_dir: args.data_dir.clone(),
+        cluster_cidr: args.cluster_cidr.clone(),
+    });
     let loops = async {
         tokio::try_join!(
+            async {
+                match agent {
+                    Some(config) => skiff_agent::agent::run(client.clone(), config)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    None => Ok(()),
+                }
+            },
             async {
                 skiff_controllers::run(client.clone(), controllers)
                     .await
