@@ -172,7 +172,14 @@ fn kind_of_json(value: &Value) -> &'static str {
 
 /// A JSON response with the given status.
 pub fn json_response(code: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    json_bytes_response(
+        code,
+        serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
+    )
+}
+
+/// A response whose body is already JSON.
+pub fn json_bytes_response(code: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(axum::body::Body::from(body));
     *response.status_mut() = code;
     response.headers_mut().insert(

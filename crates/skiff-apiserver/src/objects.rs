@@ -10,7 +10,7 @@ use skiff_api::{convert, object};
 use skiff_store::{KeyValue, ListOptions, Revision, Store, StoreError};
 
 use crate::status::{ApiError, ApiResult};
-use crate::watch_cache::WatchCache;
+use crate::watch_cache::{CachedObject, WatchCache};
 
 /// The API's view of the store: typed by resource, speaking JSON objects.
 /// Writes and gets go to the store; current lists come from the watch cache.
@@ -52,6 +52,22 @@ impl Objects {
             Some(kv) => decode(rt, &kv),
             None => Err(ApiError::not_found(rt, name)),
         }
+    }
+
+    /// A whole current list straight from the cache, for a resource that serves
+    /// its stored form unconverted, so that each object's shared encoding can be
+    /// sent as is; `None` when the cache cannot answer it that way.
+    pub async fn cached_list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+    ) -> Option<(Vec<Arc<CachedObject>>, Revision)> {
+        if convert::storage_kind(rt.kind) != rt.kind
+            || !self.cache.wait_for(self.store.current_revision()).await
+        {
+            return None;
+        }
+        Some(self.cache.list(&rt.list_prefix(namespace)))
     }
 
     pub async fn list(

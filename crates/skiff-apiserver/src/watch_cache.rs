@@ -5,7 +5,9 @@
 //! per change, not once per reader.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use bytes::Bytes;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -30,6 +32,34 @@ pub struct CachedObject {
     /// The stored form (before per-resource conversion, without resourceVersion).
     pub value: Value,
     pub mod_revision: Revision,
+    /// The stored form with its resourceVersion, encoded once on first use and
+    /// then shared by every list and watcher that serves it unconverted.
+    json: OnceLock<Bytes>,
+}
+
+impl CachedObject {
+    pub fn new(key: String, value: Value, mod_revision: Revision) -> Self {
+        Self {
+            key,
+            value,
+            mod_revision,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The object as its own kind serves it, as JSON.
+    pub fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                let mut served = self.value.clone();
+                skiff_api::object::metadata_mut(&mut served).insert(
+                    "resourceVersion".into(),
+                    Value::String(self.mod_revision.to_string()),
+                );
+                Bytes::from(serde_json::to_vec(&served).unwrap_or_default())
+            })
+            .clone()
+    }
 }
 
 /// One change, shared by every watcher.
@@ -177,11 +207,11 @@ impl WatchCache {
         let Some(value) = parse(&event.kv.value) else {
             return;
         };
-        let object = Arc::new(CachedObject {
-            key: event.kv.key.clone(),
+        let object = Arc::new(CachedObject::new(
+            event.kv.key.clone(),
             value,
-            mod_revision: event.kv.mod_revision,
-        });
+            event.kv.mod_revision,
+        ));
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         let prev = match event.kind {
             EventKind::Put => state.objects.insert(event.kv.key.clone(), object.clone()),
@@ -232,11 +262,7 @@ async fn follow(cache: std::sync::Weak<WatchCache>, store: Arc<dyn Store>) {
                 let value = parse(&kv.value)?;
                 Some((
                     kv.key.clone(),
-                    Arc::new(CachedObject {
-                        key: kv.key,
-                        value,
-                        mod_revision: kv.mod_revision,
-                    }),
+                    Arc::new(CachedObject::new(kv.key, value, kv.mod_revision)),
                 ))
             })
             .collect();

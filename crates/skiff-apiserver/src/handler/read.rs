@@ -7,9 +7,14 @@ use serde_json::{json, Value};
 use skiff_api::table::{self, IncludeObject};
 use skiff_store::ListOptions;
 
+use std::sync::Arc;
+
+use skiff_api::registry::ResourceType;
+
 use super::{respond, Call};
 use crate::filter::ObjectFilter;
 use crate::status::{ApiError, ApiResult};
+use crate::watch_cache::CachedObject;
 
 pub async fn get(call: &Call<'_>) -> ApiResult<Response> {
     let rt = call.target.resource;
@@ -86,6 +91,13 @@ pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
         }
         None => (exact_revision(call)?, None),
     };
+    if revision.is_none() && start_after.is_none() && limit.is_none() && !call.wants_table() {
+        if let Some((objects, revision)) =
+            call.state.objects.cached_list(rt, call.namespace()).await
+        {
+            return Ok(spliced_list(rt, &objects, revision, &filter));
+        }
+    }
     let mut items = Vec::new();
     let mut next_key = None;
     // Selectors apply after the store's limit, so read pages until the answer is full.
@@ -141,6 +153,38 @@ pub async fn list(call: &Call<'_>) -> ApiResult<Response> {
     Ok(respond(StatusCode::OK, &list))
 }
 
+/// A list whose items are the cache's shared encodings, spliced into the List
+/// envelope without decoding or encoding any object again.
+fn spliced_list(
+    rt: &ResourceType,
+    objects: &[Arc<CachedObject>],
+    revision: i64,
+    filter: &ObjectFilter,
+) -> Response {
+    let envelope = json!({
+        "kind": format!("{}List", rt.kind_name),
+        "apiVersion": rt.api_version(),
+        "metadata": {"resourceVersion": revision.to_string()},
+    })
+    .to_string();
+    // The envelope is an object: reopen it to append the items.
+    let mut body = Vec::with_capacity(envelope.len() + objects.len() * 512);
+    body.extend_from_slice(&envelope.as_bytes()[..envelope.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (index, object) in objects
+        .iter()
+        .filter(|o| filter.matches(&o.value))
+        .enumerate()
+    {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&object.json());
+    }
+    body.extend_from_slice(b"]}");
+    crate::codec::json_bytes_response(StatusCode::OK, body)
+}
+
 /// `resourceVersion=N&resourceVersionMatch=Exact` reads at N; anything else reads
 /// the latest state, which is always at least as new as any other choice allows.
 fn exact_revision(call: &Call<'_>) -> ApiResult<Option<i64>> {
@@ -166,5 +210,39 @@ fn expired_continue(error: ApiError) -> ApiError {
         )
     } else {
         error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skiff_api::registry::{of, Kind};
+
+    #[tokio::test]
+    async fn should_splice_cached_objects_into_a_valid_list() {
+        let rt = of(Kind::ConfigMap);
+        let objects: Vec<Arc<CachedObject>> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let value =
+                    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+                Arc::new(CachedObject::new(
+                    format!("/k/{name}"),
+                    value,
+                    10 + i as i64,
+                ))
+            })
+            .collect();
+        let filter = ObjectFilter::from_query(rt, &crate::request::QueryParams::default()).unwrap();
+        let response = spliced_list(rt, &objects, 12, &filter);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let list: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(list["kind"], "ConfigMapList");
+        assert_eq!(list["metadata"]["resourceVersion"], "12");
+        assert_eq!(list["items"][1]["metadata"]["name"], "b");
+        assert_eq!(list["items"][1]["metadata"]["resourceVersion"], "11");
     }
 }

@@ -60,6 +60,28 @@ impl Encoder {
         Bytes::from(line)
     }
 
+    /// A watch event line; in JSON mode an unconverted object's shared encoding is
+    /// spliced in, so the object is encoded once for every watcher.
+    fn event_of(&mut self, kind: &str, object: &EventObject) -> Bytes {
+        match (object, self.table) {
+            (EventObject::Shared(cached), None) => {
+                let json = cached.json();
+                let mut line = Vec::with_capacity(json.len() + 40);
+                line.extend_from_slice(b"{\"type\":\"");
+                line.extend_from_slice(kind.as_bytes());
+                line.extend_from_slice(b"\",\"object\":");
+                line.extend_from_slice(&json);
+                line.extend_from_slice(b"}\n");
+                Bytes::from(line)
+            }
+            (EventObject::Shared(cached), Some(_)) => {
+                let object = served(self.resource, &cached.value, cached.mod_revision);
+                self.event(kind, &object)
+            }
+            (EventObject::Converted(object), _) => self.event(kind, object),
+        }
+    }
+
     fn bookmark(&self, revision: i64, initial_events_end: bool) -> Bytes {
         let mut metadata = json!({"resourceVersion": revision.to_string()});
         if initial_events_end {
@@ -80,28 +102,55 @@ impl Encoder {
     }
 }
 
+/// The object of a watch event: the cache's shared encoding when the resource
+/// serves its stored form as is, or an object converted for this resource.
+enum EventObject {
+    Shared(Arc<CachedObject>),
+    Converted(Value),
+}
+
+impl EventObject {
+    fn of(rt: &ResourceType, object: &Arc<CachedObject>) -> Self {
+        if skiff_api::convert::storage_kind(rt.kind) == rt.kind {
+            EventObject::Shared(object.clone())
+        } else {
+            EventObject::Converted(served(rt, &object.value, object.mod_revision))
+        }
+    }
+
+    /// What selectors read: every field they can name is in the stored form.
+    fn value(&self) -> &Value {
+        match self {
+            EventObject::Shared(object) => &object.value,
+            EventObject::Converted(value) => value,
+        }
+    }
+}
+
 /// The watch event a change becomes for a watcher with `filter`, if any.
 fn translate(
     rt: &ResourceType,
     event: &CachedEvent,
     filter: &ObjectFilter,
-) -> Option<(&'static str, Value)> {
-    let now = served(rt, &event.object.value, event.object.mod_revision);
-    match event.kind {
-        EventKind::Delete => filter.matches(&now).then_some(("DELETED", now)),
+) -> Option<(&'static str, EventObject)> {
+    let now = EventObject::of(rt, &event.object);
+    let now_matches = filter.matches(now.value());
+    let kind = match event.kind {
+        EventKind::Delete => now_matches.then_some("DELETED")?,
         EventKind::Put => {
             let before = event
                 .prev
                 .as_ref()
-                .map(|prev| filter.matches(&served(rt, &prev.value, prev.mod_revision)));
-            match (before, filter.matches(&now)) {
-                (None | Some(false), true) => Some(("ADDED", now)),
-                (Some(true), true) => Some(("MODIFIED", now)),
-                (Some(true), false) => Some(("DELETED", now)),
-                (_, false) => None,
+                .map(|prev| filter.matches(EventObject::of(rt, prev).value()));
+            match (before, now_matches) {
+                (None | Some(false), true) => "ADDED",
+                (Some(true), true) => "MODIFIED",
+                (Some(true), false) => "DELETED",
+                (_, false) => return None,
             }
         }
-    }
+    };
+    Some((kind, now))
 }
 
 /// Where a watcher's changes come from: the watch cache, or, for a revision the
@@ -137,11 +186,11 @@ impl Source {
 /// A store event in the cache's shape (only for watches older than the cache).
 fn cached_event(event: skiff_store::WatchEvent) -> CachedEvent {
     let object = |kv: &skiff_store::KeyValue| {
-        Arc::new(CachedObject {
-            key: kv.key.clone(),
-            value: serde_json::from_slice(&kv.value).unwrap_or(Value::Null),
-            mod_revision: kv.mod_revision,
-        })
+        Arc::new(CachedObject::new(
+            kv.key.clone(),
+            serde_json::from_slice(&kv.value).unwrap_or(Value::Null),
+            kv.mod_revision,
+        ))
     };
     CachedEvent {
         kind: event.kind,
@@ -202,9 +251,9 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
             cache.wait_for(store.current_revision()).await;
             let (objects, revision, subscription) = cache.snapshot_and_subscribe(&prefix);
             for object in objects {
-                let object = served(rt, &object.value, object.mod_revision);
-                if filter.matches(&object) {
-                    initial.push(encoder.event("ADDED", &object));
+                let object = EventObject::of(rt, &object);
+                if filter.matches(object.value()) {
+                    initial.push(encoder.event_of("ADDED", &object));
                 }
             }
             if send_initial && bookmarks {
@@ -291,7 +340,7 @@ impl Watcher {
                             continue;
                         }
                         match translate(self.encoder.resource, &event, &self.filter) {
-                            Some((kind, object)) => self.encoder.event(kind, &object),
+                            Some((kind, object)) => self.encoder.event_of(kind, &object),
                             None => continue,
                         }
                     }
