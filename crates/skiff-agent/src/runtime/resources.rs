@@ -44,14 +44,21 @@ impl Resources {
         cpu_request: Option<&str>,
         cpu_limit: Option<&str>,
     ) -> Result<Resources, ResourcesError> {
-        let scaled = |text: Option<&str>, scale: u32| -> Result<Option<u64>, ResourcesError> {
-            text.map(|t| parse_scaled(t, scale).ok_or_else(|| ResourcesError::Quantity(t.into())))
-                .transpose()
+        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+        use skiff_api::quantity::{milli_value, value};
+        type Scale = fn(&Quantity) -> Result<i64, skiff_api::quantity::Error>;
+        let scaled = |text: Option<&str>, scale: Scale| -> Result<Option<u64>, ResourcesError> {
+            text.map(|t| {
+                let refused = || ResourcesError::Quantity(t.into());
+                let scaled = scale(&Quantity(t.to_string())).map_err(|_| refused())?;
+                u64::try_from(scaled).map_err(|_| refused())
+            })
+            .transpose()
         };
         Ok(Resources {
-            memory_limit_bytes: scaled(memory_limit, 0)?,
-            cpu_request_millis: scaled(cpu_request, 3)?,
-            cpu_limit_millis: scaled(cpu_limit, 3)?,
+            memory_limit_bytes: scaled(memory_limit, value)?,
+            cpu_request_millis: scaled(cpu_request, milli_value)?,
+            cpu_limit_millis: scaled(cpu_limit, milli_value)?,
         })
     }
 
@@ -75,49 +82,6 @@ impl Resources {
             period: CPU_PERIOD_US,
         }
     }
-}
-
-/// Parses a non-negative quantity and returns `value × 10^scale`, rounded up.
-fn parse_scaled(text: &str, scale: u32) -> Option<u64> {
-    let number_len = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(number_len);
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
-        return None;
-    }
-    let (decimal_exponent, binary_exponent): (i32, u32) = match suffix {
-        "" => (0, 0),
-        "n" => (-9, 0),
-        "u" => (-6, 0),
-        "m" => (-3, 0),
-        "k" => (3, 0),
-        "M" => (6, 0),
-        "G" => (9, 0),
-        "T" => (12, 0),
-        "P" => (15, 0),
-        "E" => (18, 0),
-        "Ki" => (0, 1),
-        "Mi" => (0, 2),
-        "Gi" => (0, 3),
-        "Ti" => (0, 4),
-        "Pi" => (0, 5),
-        "Ei" => (0, 6),
-        exponent => (exponent.strip_prefix(['e', 'E'])?.parse().ok()?, 0),
-    };
-    let digits: u128 = format!("{whole}{fraction}").parse().ok()?;
-    let mut value = digits.checked_mul(1024u128.checked_pow(binary_exponent)?)?;
-    let mut exponent = decimal_exponent + scale as i32 - fraction.len() as i32;
-    while exponent > 0 {
-        value = value.checked_mul(10)?;
-        exponent -= 1;
-    }
-    while exponent < 0 {
-        value = value.div_ceil(10);
-        exponent += 1;
-    }
-    u64::try_from(value).ok()
 }
 
 #[cfg(test)]
