@@ -4,7 +4,7 @@
 //! so watchers never each watch the store, and each stored value is decoded once
 //! per change, not once per reader.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
@@ -83,8 +83,19 @@ struct State {
 /// The cache; cheap to share.
 pub struct WatchCache {
     state: RwLock<State>,
-    live: RwLock<broadcast::Sender<Arc<CachedEvent>>>,
+    /// One live stream per resource (keyed by its store prefix), so a change wakes
+    /// only the watchers of its own resource.
+    live: RwLock<HashMap<String, broadcast::Sender<Arc<CachedEvent>>>>,
     applied: watch::Sender<Revision>,
+}
+
+/// The store prefix of the resource a key or watch prefix belongs to:
+/// `/registry/<group>/<plural>/`, without the namespace or name.
+fn resource_prefix(key: &str) -> &str {
+    match key.match_indices('/').nth(3) {
+        Some((end, _)) => &key[..=end],
+        None => key,
+    }
 }
 
 /// What a watcher starts from.
@@ -104,7 +115,7 @@ impl WatchCache {
                 history: VecDeque::new(),
                 revision: 0,
             }),
-            live: RwLock::new(broadcast::channel(LIVE_BUFFER).0),
+            live: RwLock::new(HashMap::new()),
             applied,
         });
         tokio::spawn(follow(Arc::downgrade(&cache), store));
@@ -138,7 +149,12 @@ impl WatchCache {
     /// longer reaches back that far (the store must answer instead). History the
     /// store has compacted counts as gone here too, so that every watcher sees
     /// the same 410 for the same revision.
-    pub fn subscribe(&self, after: Revision, compacted: Revision) -> Option<Subscription> {
+    pub fn subscribe(
+        &self,
+        prefix: &str,
+        after: Revision,
+        compacted: Revision,
+    ) -> Option<Subscription> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
         let oldest_known = state
             .history
@@ -151,16 +167,12 @@ impl WatchCache {
         let replay = state
             .history
             .iter()
-            .filter(|e| e.revision > after)
+            .filter(|e| e.revision > after && e.object.key.starts_with(prefix))
             .cloned()
             .collect();
         // Subscribing under the read lock: the feeder applies and sends under the
         // write lock, so nothing falls between the replay and the live stream.
-        let live = self
-            .live
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .subscribe();
+        let live = self.live_stream(prefix);
         Some(Subscription { replay, live })
     }
 
@@ -175,11 +187,7 @@ impl WatchCache {
             .range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix));
         let objects = objects.map(|(_, o)| o.clone()).collect();
-        let live = self
-            .live
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .subscribe();
+        let live = self.live_stream(prefix);
         (
             objects,
             state.revision,
@@ -188,6 +196,14 @@ impl WatchCache {
                 live,
             },
         )
+    }
+
+    /// A receiver of the live stream of the resource `prefix` belongs to.
+    fn live_stream(&self, prefix: &str) -> broadcast::Receiver<Arc<CachedEvent>> {
+        let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+        live.entry(resource_prefix(prefix).to_string())
+            .or_insert_with(|| broadcast::channel(LIVE_BUFFER).0)
+            .subscribe()
     }
 
     fn reset(&self, objects: BTreeMap<String, Arc<CachedObject>>, revision: Revision) {
@@ -199,7 +215,7 @@ impl WatchCache {
         };
         // Watchers of the old stream may have missed events: end them, and they
         // resume from their last revision like any client.
-        *self.live.write().unwrap_or_else(|e| e.into_inner()) = broadcast::channel(LIVE_BUFFER).0;
+        self.live.write().unwrap_or_else(|e| e.into_inner()).clear();
         self.applied.send_replace(revision);
     }
 
@@ -228,11 +244,12 @@ impl WatchCache {
             state.history.pop_front();
         }
         state.history.push_back(cached.clone());
-        let _ = self
-            .live
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(cached);
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(stream) = live.get(resource_prefix(&cached.object.key)) {
+            // Nobody watching this resource is not an error.
+            let _ = stream.send(cached);
+        }
+        drop(live);
         drop(state);
         self.applied.send_replace(event.revision);
     }
@@ -337,7 +354,11 @@ mod tests {
             .unwrap();
         assert!(cache.wait_for(store.current_revision()).await);
         let mut subscription = cache
-            .subscribe(first.mod_revision, store.compacted_revision())
+            .subscribe(
+                "/registry/core/pods/",
+                first.mod_revision,
+                store.compacted_revision(),
+            )
             .unwrap();
         assert_eq!(subscription.replay.len(), 1);
         assert_eq!(
@@ -347,6 +368,42 @@ mod tests {
         store.delete("/registry/core/pods/a/x", None).await.unwrap();
         let live = subscription.live.recv().await.unwrap();
         assert_eq!(live.kind, EventKind::Delete);
+    }
+
+    #[test]
+    fn should_find_the_resource_of_keys_and_watch_prefixes() {
+        assert_eq!(
+            resource_prefix("/registry/core/pods/default/web"),
+            "/registry/core/pods/"
+        );
+        assert_eq!(
+            resource_prefix("/registry/apps/deployments/"),
+            "/registry/apps/deployments/"
+        );
+        assert_eq!(
+            resource_prefix("/registry/core/nodes/n1"),
+            "/registry/core/nodes/"
+        );
+    }
+
+    #[tokio::test]
+    async fn should_wake_only_the_watchers_of_the_changed_resource() {
+        let (cache, store, _dir) = cache_with_store().await;
+        assert!(cache.wait_for(store.current_revision()).await);
+        let (_, _, mut pods) = cache.snapshot_and_subscribe("/registry/core/pods/default/");
+        store
+            .create(
+                "/registry/core/configmaps/default/c",
+                Bytes::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        store
+            .create("/registry/core/pods/default/p", Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        let first = pods.live.recv().await.unwrap();
+        assert_eq!(first.object.key, "/registry/core/pods/default/p");
     }
 
     #[tokio::test]
@@ -364,9 +421,15 @@ mod tests {
         }
         assert!(cache.wait_for(store.current_revision()).await);
         store.compact(store.current_revision()).await.unwrap();
-        assert!(cache.subscribe(start, store.compacted_revision()).is_none());
         assert!(cache
-            .subscribe(store.current_revision(), store.compacted_revision())
+            .subscribe("/registry/core/pods/", start, store.compacted_revision())
+            .is_none());
+        assert!(cache
+            .subscribe(
+                "/registry/core/pods/",
+                store.current_revision(),
+                store.compacted_revision()
+            )
             .is_some());
     }
 }

@@ -239,7 +239,7 @@ pub async fn watch(call: &Call<'_>) -> ApiResult<Response> {
             if rv > cache.revision() {
                 cache.wait_for(rv).await;
             }
-            match cache.subscribe(rv, store.compacted_revision()) {
+            match cache.subscribe(&prefix, rv, store.compacted_revision()) {
                 Some(subscription) => Ok((Source::Cache(subscription), rv)),
                 None => store
                     .watch(&prefix, rv)
