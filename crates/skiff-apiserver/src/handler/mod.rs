@@ -111,7 +111,6 @@ async fn dispatch(call: &Call<'_>, method: &Method) -> ApiResult<Response> {
         (_, false, Some("scale")) => subresource::scale(call, method).await,
         ("POST", false, Some("binding")) => subresource::binding(call).await,
         ("PUT", false, Some("finalize")) => write::update(call).await,
-        (_, false, Some(_)) => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::method_not_allowed()),
     }
 }
